@@ -1,0 +1,1 @@
+"""The Discord layer. Imports `ingest` and `retrieval`."""

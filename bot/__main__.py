@@ -1,0 +1,25 @@
+"""`python -m bot`: the same bot, with the same settings, as `newsbot bot`."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.app import run_bot
+from ingest.services import build_services, configure_logging
+from retrieval.errors import NewsbotError
+from retrieval.settings import load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        run_bot(build_services(settings), sync_global="--sync-global" in sys.argv[1:])
+    except NewsbotError as exc:
+        print(f"newsbot: {exc.user_message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The Discord bot: services built at the entry point are injected here; features are cogs
+loaded as extensions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import discord
+from discord.ext import commands
+
+from bot.cooldown import UserCooldown
+from bot.errors import NewsCommandTree
+from ingest.services import Services
+from retrieval.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library")
+
+
+class NewsBot(commands.Bot):
+    def __init__(self, services: Services, *, sync_global: bool = False) -> None:
+        # Default intents hold no privileged one: Discord delivers the content of messages
+        # that mention the bot without the message-content intent.
+        intents = discord.Intents.default()
+        intents.message_content = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=NewsCommandTree,
+            help_command=None,
+        )
+        self.services = services
+        self.settings = services.settings
+        self.cooldown = UserCooldown(services.settings.ask_cooldown_seconds)
+        self._sync_global = sync_global
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.settings.guild_id is not None:
+            guild = discord.Object(id=self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to guild %s", len(synced), self.settings.guild_id)
+        if self._sync_global:
+            synced = await self.tree.sync()
+            log.info("Synced %d commands globally (may take up to an hour to show)", len(synced))
+        elif self.settings.guild_id is None:
+            log.info(
+                "Commands not synced: set NEWSBOT_GUILD_ID for a development server, "
+                "or run `newsbot bot --sync-global` once."
+            )
+
+    async def on_ready(self) -> None:
+        log.info("Connected as %s in %d servers", self.user, len(self.guilds))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        # No prefix commands: mentions are answered by the ask cog's listener.
+        return
+
+
+def warm_up(services: Services) -> None:
+    """Load the model and open the index before connecting, so the first /ask is fast."""
+    services.embedder.embed_query("warm up")
+    services.answerer.stats(None)
+
+
+async def serve(services: Services, token: str, *, sync_global: bool = False) -> None:
+    """Run until the bot stops, SIGTERM or Ctrl-C; then close cleanly."""
+    await asyncio.to_thread(warm_up, services)
+    bot = NewsBot(services, sync_global=sync_global)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(token))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            stopper.cancel()
+            try:
+                runner.result()
+            except discord.LoginFailure as exc:
+                raise ConfigError(
+                    "Discord rejected DISCORD_TOKEN: copy the bot token again from the "
+                    "developer portal (Bot > Reset Token)."
+                ) from exc
+        else:
+            log.info("Shutting down")
+            await bot.close()
+            await runner
+
+
+def run_bot(services: Services, *, sync_global: bool = False) -> None:
+    token = services.settings.discord_token
+    if token is None or not token.get_secret_value().strip():
+        raise ConfigError(
+            "DISCORD_TOKEN is not set: put the bot token in .env (see README.md, 'Discord set-up')."
+        )
+    asyncio.run(serve(services, token.get_secret_value().strip(), sync_global=sync_global))

@@ -1,0 +1,168 @@
+"""Answers and lists as Discord embeds, always within Discord's limits.
+
+Quoted article text is escaped (markdown and mentions) before it is shown; every message is
+also sent with `AllowedMentions.none()`, so nothing the bot quotes can ever ping anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+
+from ingest.pipeline import IngestReport, Status
+from retrieval.models import Answer, Citation, StoredArticle
+from retrieval.sentences import iter_sentence_spans
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELDS_LIMIT = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+
+# Sources shown as fields; the rest are counted ("and N more sources").
+MAX_SOURCE_FIELDS = 10
+ANSWER_COLOUR = discord.Colour.blurple()
+NO_ANSWER_COLOUR = discord.Colour.light_grey()
+
+
+# @everyone, @here, <@id>, <@!id>, <@&id>: a zero-width space after "@" shows the same text
+# but is no longer a mention.
+_MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)")
+
+
+def safe(text: str) -> str:
+    """Article text as Discord should show it: literally, never as markup or mentions."""
+    return _MENTION.sub("@\u200b", discord.utils.escape_markdown(text))
+
+
+def trim(text: str, limit: int) -> str:
+    """Cut at the last sentence end that fits, else at a word, and mark the cut."""
+    if len(text) <= limit:
+        return text
+    room = limit - 1
+    ends = [e for _, e in iter_sentence_spans(text) if e <= room]
+    cut = ends[-1] if ends else text.rfind(" ", 0, room)
+    if cut <= 0:
+        cut = room
+    return text[:cut].rstrip() + "…"
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else "undated"
+
+
+def _source_field(c: Citation) -> tuple[str, str]:
+    name = trim(f"[{c.n}] {c.title}", FIELD_NAME_LIMIT)
+    parts = [safe(c.outlet or "unknown outlet"), _date(c.published)]
+    if c.author:
+        parts.append(safe(c.author))
+    value = " · ".join(parts)
+    if c.url:
+        value += f"\n<{c.url}>"
+    return name, trim(value, FIELD_VALUE_LIMIT)
+
+
+def _footer(answer: Answer) -> str:
+    return f"Searched {answer.articles_searched} articles · newest {_date(answer.newest_published)}"
+
+
+def _add_sources(embed: discord.Embed, citations: Sequence[Citation]) -> None:
+    """Add source fields while they fit; count the rest in a last field."""
+    shown = 0
+    for c in citations:
+        if shown >= MAX_SOURCE_FIELDS or shown >= FIELDS_LIMIT - 1:
+            break
+        name, value = _source_field(c)
+        # Keep room for the "more sources" field.
+        if len(embed) + len(name) + len(value) > EMBED_TOTAL_LIMIT - 64:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    rest = len(citations) - shown
+    if rest > 0:
+        embed.add_field(name="…", value=f"and {rest} more source{'s' if rest > 1 else ''}")
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    title = trim(answer.question, TITLE_LIMIT)
+    if not answer.answered:
+        embed = discord.Embed(
+            title=title,
+            description="No ingested article covers this."
+            + ("\nThe nearest articles are:" if answer.nearest else ""),
+            colour=NO_ANSWER_COLOUR,
+        )
+        embed.set_footer(text=_footer(answer))
+        _add_sources(embed, answer.nearest)
+        return embed
+    # Leave room in the 6000 total for title, footer and the sources.
+    budget = min(
+        DESCRIPTION_LIMIT,
+        EMBED_TOTAL_LIMIT - len(title) - 200 - 400 * min(len(answer.citations), 3),
+    )
+    blocks: list[str] = []
+    used = 0
+    for quote in answer.quotes:
+        marker = f" [{quote.citation}]"
+        room = budget - used - len(marker) - 4
+        if room < 80:
+            break
+        block = "> " + trim(safe(quote.text), room).replace("\n", "\n> ") + marker
+        blocks.append(block)
+        used += len(block) + 2
+    embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
+    embed.set_footer(text=_footer(answer))
+    _add_sources(embed, answer.citations)
+    return embed
+
+
+def sources_embed(
+    articles: Sequence[StoredArticle], *, total: int, query: str | None
+) -> discord.Embed:
+    heading = f"Articles matching “{query}”" if query else "Newest ingested articles"
+    embed = discord.Embed(title=trim(heading, TITLE_LIMIT), colour=ANSWER_COLOUR)
+    if not articles:
+        embed.description = "No ingested article matches." if query else "No articles yet."
+        return embed
+    lines = []
+    for a in articles:
+        outlet = safe(a.outlet or "unknown outlet")
+        line = f"**{safe(trim(a.title, 200))}**\n{outlet} · {_date(a.published)}"
+        if a.url:
+            line += f" · <{a.url}>"
+        lines.append(line)
+    description = ""
+    shown = 0
+    for line in lines:
+        if len(description) + len(line) + 2 > DESCRIPTION_LIMIT - 100:
+            break
+        description += ("\n\n" if description else "") + line
+        shown += 1
+    if total > shown:
+        description += f"\n\nand {total - shown} more"
+    embed.description = description
+    return embed
+
+
+def ingest_report_text(report: IngestReport) -> str:
+    counts = (
+        f"Added {report.count(Status.ADDED)}, updated {report.count(Status.UPDATED)}, "
+        f"unchanged {report.count(Status.UNCHANGED)}, failed {report.count(Status.FAILED)}."
+    )
+    lines = [counts]
+    for item in report.items:
+        if item.status is Status.FAILED:
+            lines.append(f"• failed: {safe(item.source)}: {safe(item.reason or 'unknown reason')}")
+        else:
+            lines.append(f"• {item.status.value}: {safe(item.title or item.source)}")
+    text = "\n".join(lines)
+    if len(text) > CONTENT_LIMIT:
+        text = text[: CONTENT_LIMIT - 40].rsplit("\n", 1)[0] + "\n… (more items not shown)"
+    return text

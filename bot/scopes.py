@@ -1,0 +1,16 @@
+"""Which articles a Discord place may see: everything ingested from the command line
+(the global scope) plus what that server's admins ingested."""
+
+from __future__ import annotations
+
+from retrieval.models import GLOBAL_SCOPE
+
+
+def guild_scope(guild_id: int) -> str:
+    return f"guild:{guild_id}"
+
+
+def visible_scopes(guild_id: int | None) -> tuple[str, ...]:
+    if guild_id is None:
+        return (GLOBAL_SCOPE,)
+    return (GLOBAL_SCOPE, guild_scope(guild_id))

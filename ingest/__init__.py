@@ -1,0 +1,4 @@
+"""Loading, cleaning, chunking and embedding articles into the index.
+
+Imports `retrieval`, never `bot`.
+"""

@@ -1,0 +1,709 @@
+"""Turn files (or uploaded bytes, or pasted text) into `Article`s.
+
+Bad input never raises: each file, or each item of a collection, becomes either a `Loaded`
+or a `LoadFailure` whose `reason` is fit to show a user as it is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from trafilatura import bare_extraction, load_html
+
+from ingest.cleaning import clean_text_article
+from retrieval.errors import InputError
+from retrieval.models import GLOBAL_SCOPE, Article
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".text", ".md", ".html", ".htm", ".json", ".jsonl", ".ndjson")
+
+Kind = Literal["text", "html", "json", "jsonl"]
+
+_KIND_BY_SUFFIX: dict[str, Kind] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+_MAX_BYTES_SETTING = "NEWSBOT_MAX_FILE_BYTES"
+_UNTITLED = "Untitled article"
+
+# Checked before decoding so that a mislabelled upload gets a reason the user recognises.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF"),
+    (b"PK\x03\x04", "a ZIP archive (Word and other Office files are ZIPs)"),
+    (b"PK\x05\x06", "a ZIP archive"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Office document"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\x7fELF", "a program"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
+
+# C0 controls other than \t \n \v \f \r and ESC, plus DEL: text files practically never have them.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+_BINARY_SAMPLE = 8192
+_BINARY_CONTROL_SHARE = 0.05
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d{2}")
+_JSON_ARRAY_START = re.compile(r"\s*\[\s*[\[{\]]")
+_JSON_OBJECT_START = re.compile(r'\s*\{\s*["}]')
+_HTML_START = re.compile(
+    r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|article)\b", re.I | re.S
+)
+
+_BODY_KEYS = ("body", "text", "content")
+_OUTLET_KEYS = ("source", "outlet", "site_name")
+_DATE_KEYS = ("published_at", "date", "published")
+_UPDATED_KEYS = ("updated_at", "updated")
+
+_MIN_HTML_PARAGRAPH = 40
+_EARLIEST_PAGE_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+_DatedValue = tuple[datetime, bool]  # (when, whether the source gave a time of day)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One article read from `source`."""
+
+    source: str  # file path (and "#line N" / "[i]" for items of a collection)
+    article: Article
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """One file or item that could not be loaded, and why (in words fit for the user)."""
+
+    source: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+    def as_error(self) -> InputError:
+        return InputError(self.message)
+
+
+LoadItem = Loaded | LoadFailure
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, plus the supported files found by walking directories (sorted, hidden
+    names skipped). A path that does not exist is kept, so that `load_file` reports it."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for path in paths:
+        found = _walk(path) if path.is_dir() else [path]
+        for p in found:
+            if p not in seen:
+                seen.add(p)
+                out.append(p)
+    return out
+
+
+def _walk(root: Path) -> list[Path]:
+    found: list[Path] = []
+    # os.walk does not follow directory symlinks, so a link loop cannot hang the walk.
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        base = Path(dirpath)
+        found.extend(
+            base / name
+            for name in filenames
+            if not name.startswith(".") and Path(name).suffix.lower() in _KIND_BY_SUFFIX
+        )
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load_file(path: Path, *, max_bytes: int, scope: str = GLOBAL_SCOPE) -> list[LoadItem]:
+    """Read one file; a collection (.json/.jsonl) gives one item per article."""
+    source = str(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return [LoadFailure(source, "file not found")]
+    except OSError as exc:
+        return [LoadFailure(source, f"cannot read file: {exc.strerror or exc}")]
+    if stat.S_ISDIR(st.st_mode):
+        return [LoadFailure(source, "is a directory, not a file")]
+    if not stat.S_ISREG(st.st_mode):
+        return [LoadFailure(source, "not a regular file")]
+    suffix = path.suffix.lower()
+    if suffix and suffix not in _KIND_BY_SUFFIX:
+        return [LoadFailure(source, _unsupported(suffix))]
+    if st.st_size > max_bytes:
+        return [LoadFailure(source, _too_big(st.st_size, max_bytes))]
+    try:
+        with path.open("rb") as fh:
+            # Read one byte past the limit: the file may have grown since stat().
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return [LoadFailure(source, f"cannot read file: {exc.strerror or exc}")]
+    if len(data) > max_bytes:
+        return [LoadFailure(source, _too_big(len(data), max_bytes))]
+    items = _load_data(data, _KIND_BY_SUFFIX.get(suffix), source=source, scope=scope, url=None)
+    logger.debug("loaded %s: %d item(s)", source, len(items))
+    return items
+
+
+def load_bytes(
+    data: bytes,
+    *,
+    name: str,
+    max_bytes: int,
+    scope: str = GLOBAL_SCOPE,
+    url: str | None = None,
+) -> list[LoadItem]:
+    """Load an upload (e.g. a Discord attachment). The type comes from `name`'s suffix, or is
+    sniffed from the content when the name has none."""
+    if len(data) > max_bytes:
+        return [LoadFailure(name, _too_big(len(data), max_bytes))]
+    suffix = Path(name).suffix.lower()
+    if suffix and suffix not in _KIND_BY_SUFFIX:
+        return [LoadFailure(name, _unsupported(suffix))]
+    return _load_data(data, _KIND_BY_SUFFIX.get(suffix), source=name, scope=scope, url=url)
+
+
+def article_from_text(
+    text: str,
+    *,
+    title: str | None = None,
+    url: str | None = None,
+    outlet: str | None = None,
+    author: str | None = None,
+    published: datetime | None = None,
+    scope: str = GLOBAL_SCOPE,
+    source: str = "text",
+) -> LoadItem:
+    """Pasted text, cleaned with `clean_text_article`; explicit arguments win over what the
+    cleaner found. Without any title, the body's first line (shortened) stands in."""
+    try:
+        return Loaded(
+            source,
+            _text_article(
+                text,
+                fallback_title=None,
+                scope=scope,
+                title=title,
+                url=url,
+                outlet=outlet,
+                author=author,
+                published=published,
+            ),
+        )
+    except InputError as exc:
+        return LoadFailure(source, exc.user_message)
+
+
+def extract_html(
+    html: str | bytes,
+    *,
+    url: str | None = None,
+    scope: str = GLOBAL_SCOPE,
+    source: str,
+) -> LoadItem:
+    """Extract the main article of an HTML page with trafilatura."""
+    try:
+        text = _decode(html, "html") if isinstance(html, bytes) else html
+        return Loaded(source, _html_article(text, url=url, scope=scope, source=source))
+    except InputError as exc:
+        return LoadFailure(source, exc.user_message)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _load_data(
+    data: bytes, kind: Kind | None, *, source: str, scope: str, url: str | None
+) -> list[LoadItem]:
+    try:
+        text = _decode(data, kind)
+        kind = kind or _sniff(text)
+        if kind == "json":
+            return list(_json_items(text, source=source, scope=scope))
+        if kind == "jsonl":
+            return list(_jsonl_items(text, source=source, scope=scope))
+        if kind == "html":
+            return [Loaded(source, _html_article(text, url=url, scope=scope, source=source))]
+        article = _text_article(text, fallback_title=_title_from_name(source), scope=scope, url=url)
+        return [Loaded(source, article)]
+    except InputError as exc:
+        return [LoadFailure(source, exc.user_message)]
+
+
+def _sniff(text: str) -> Kind:
+    head = text[:2000]
+    if _JSON_ARRAY_START.match(head):
+        return "json"
+    if _JSON_OBJECT_START.match(head):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        one_per_line = len(lines) > 1 and all(
+            line.startswith("{") and line.endswith("}") for line in lines
+        )
+        return "jsonl" if one_per_line else "json"
+    if _HTML_START.match(head):
+        return "html"
+    return "text"
+
+
+# --------------------------------------------------------------------------- bytes -> str
+
+
+def _decode(data: bytes, kind: Kind | None) -> str:
+    """Bytes to text, or InputError saying why the bytes are not usable text."""
+    if not data:
+        raise InputError("empty file")
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise InputError(f"looks like {what}, not text")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(
+        codecs.BOM_UTF32_LE
+    ):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("not valid UTF-16 text: re-save the file as UTF-8") from None
+        _reject_binary(text)
+    else:
+        # NULs mean binary (UTF-16 without a BOM is not supported); latin-1 maps bytes 1:1.
+        _reject_binary(data[:_BINARY_SAMPLE].decode("latin-1"))
+        if b"\x00" in data:
+            raise InputError("binary file (not text)")
+        text = _decode_8bit(data, kind)
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise InputError("empty file (only whitespace)")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode_8bit(data: bytes, kind: Kind | None) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if kind == "html":
+        # A page may declare its own legacy charset (e.g. windows-1251); honour it.
+        declared = _META_CHARSET.search(data[:4096])
+        if declared:
+            try:
+                return data.decode(declared.group(1).decode("ascii"))
+            except (LookupError, UnicodeDecodeError):
+                pass
+    try:
+        # Python's cp1252 refuses its five undefined bytes and maps the rest of 0x80-0x9F to
+        # printable characters, so a strict decode can never yield C1 controls: a text that is
+        # not cp1252 either (UTF-16 without BOM, Shift-JIS, ...) fails here.
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text: re-save the file as UTF-8") from None
+    logger.debug("decoded as cp1252 (not UTF-8)")
+    return text
+
+
+def _reject_binary(sample: str) -> None:
+    sample = sample[:_BINARY_SAMPLE]
+    if "\x00" in sample:
+        raise InputError("binary file (not text)")
+    controls = len(_CONTROL_CHARS.findall(sample))
+    if sample and controls / len(sample) > _BINARY_CONTROL_SHARE:
+        raise InputError("binary file (not text)")
+
+
+# --------------------------------------------------------------------------- plain text
+
+
+def _text_article(
+    text: str,
+    *,
+    fallback_title: str | None,
+    scope: str,
+    title: str | None = None,
+    url: str | None = None,
+    outlet: str | None = None,
+    author: str | None = None,
+    published: datetime | None = None,
+) -> Article:
+    if not text.strip():
+        raise InputError("empty text")
+    cleaned = clean_text_article(text.replace("\r\n", "\n").replace("\r", "\n"))
+    body = cleaned.body.strip()
+    if not body:
+        raise InputError("article has no body text")
+    final_title = (
+        _clean_str(title) or _clean_str(cleaned.title) or fallback_title or _title_from_body(body)
+    )
+    return Article(
+        title=final_title,
+        body=body,
+        outlet=_clean_str(outlet) or _clean_str(cleaned.outlet),
+        author=_clean_str(author) or _clean_str(cleaned.author),
+        published=_utc(published) or _utc(cleaned.published),
+        updated=_utc(cleaned.updated),
+        url=_clean_str(url) or _clean_str(cleaned.url),
+        scope=scope,
+    )
+
+
+def _title_from_name(source: str) -> str:
+    """A file's stem, humanised: "nato-written_response.txt" -> "Nato written response"."""
+    stem = Path(source).stem
+    words = " ".join(re.sub(r"[-_.+]+", " ", stem).split())
+    return words[:1].upper() + words[1:] if words else _UNTITLED
+
+
+def _title_from_body(body: str, limit: int = 80) -> str:
+    first = body.split("\n", 1)[0].strip()
+    if len(first) <= limit:
+        return first or _UNTITLED
+    cut = first[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return (cut or first[: limit - 1]) + "…"
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _html_article(html: str, *, url: str | None, scope: str, source: str) -> Article:
+    if not html.strip():
+        raise InputError("empty file")
+    if not re.search(r"<html\b", html[:4096], re.I):
+        # trafilatura rejects bare fragments as "not HTML"; its docs say to wrap them.
+        html = f"<html><body>{html}</body></html>"
+    published_meta: _DatedValue | None = None
+    updated_meta: _DatedValue | None = None
+    doc = None
+    try:
+        tree = load_html(html)
+        if tree is not None:
+            published_meta, updated_meta = _page_dates(tree)
+            doc = bare_extraction(
+                tree,
+                url=url,
+                favor_precision=True,
+                with_metadata=True,
+                include_comments=False,
+                include_tables=False,
+                output_format="python",
+            )
+    except Exception:
+        # Third-party parsing of arbitrary pages: a crash there is bad input, not our bug.
+        logger.warning("HTML extraction failed for %s", source, exc_info=True)
+        raise InputError("could not read the HTML page") from None
+    if doc is None or isinstance(doc, dict):
+        raise InputError("no article text found")
+
+    title = _clean_str(doc.title)
+    body = _normalise_paragraphs(doc.text or "")
+    if title and body:
+        # trafilatura often keeps the headline as the first line; it is already the title.
+        first, _, rest = body.partition("\n")
+        if rest and _same_text(first, title):
+            body = rest
+    # Pages without an article still yield scraps ("Home", a cookie notice): ask for at least
+    # one sentence-sized paragraph.
+    if not any(len(line) >= _MIN_HTML_PARAGRAPH for line in body.split("\n")):
+        raise InputError("no article text found")
+
+    # A page's own timestamp beats trafilatura's bare day, unless they disagree on the day
+    # (htmldate vets its candidates; a page's tags are sometimes stale templates).
+    published = _parse_datetime(doc.date)
+    if published_meta is not None and (
+        published is None
+        or (published_meta[1] and abs(published_meta[0] - published) <= timedelta(days=2))
+    ):
+        published = published_meta[0]
+    return Article(
+        title=title or _title_from_name(source),
+        body=body,
+        outlet=_clean_str(doc.sitename),
+        author=_clean_str(doc.author),
+        published=published,
+        updated=updated_meta[0] if updated_meta else None,
+        url=_clean_str(url) or _clean_str(doc.url),
+        description=_clean_str(doc.description),
+        scope=scope,
+    )
+
+
+def _page_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:
+    """Published/updated from `article:*_time` meta tags, else JSON-LD. trafilatura keeps
+    only the day; these often carry the time and zone."""
+    published = _meta_date(tree, "article:published_time")
+    updated = _meta_date(tree, "article:modified_time")
+    if published is None or updated is None:
+        ld_published, ld_updated = _jsonld_dates(tree)
+        published = published or ld_published
+        updated = updated or ld_updated
+    return published, updated
+
+
+def _meta_date(tree: Any, prop: str) -> _DatedValue | None:
+    values = tree.xpath(f'//meta[@property="{prop}" or @name="{prop}"]/@content')
+    for value in values:
+        parsed = _dated(str(value))
+        if parsed:
+            return parsed
+    return None
+
+
+def _jsonld_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:
+    published: _DatedValue | None = None
+    updated: _DatedValue | None = None
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        try:
+            data = json.loads(str(script))
+        except ValueError:
+            continue  # pages often ship broken JSON-LD; it is only a hint
+        for node in _iter_objects(data):
+            published = published or _dated(node.get("datePublished"))
+            updated = updated or _dated(node.get("dateModified"))
+            if published and updated:
+                return published, updated
+    return published, updated
+
+
+def _iter_objects(data: object, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """JSON objects in document order, nested ones too (`@graph`, lists), to a small depth."""
+    if depth > 4:
+        return
+    if isinstance(data, dict):
+        yield data
+        for value in data.values():
+            if isinstance(value, dict | list):
+                yield from _iter_objects(value, depth + 1)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _iter_objects(value, depth + 1)
+
+
+def _dated(value: object) -> _DatedValue | None:
+    if not isinstance(value, str):
+        return None
+    parsed = _parse_datetime(value)
+    # Templates fill unset dates with placeholders such as 0001-01-01.
+    if parsed is None or not _EARLIEST_PAGE_DATE <= parsed <= datetime.now(UTC) + timedelta(days=2):
+        return None
+    return parsed, bool(_HAS_TIME.search(value))
+
+
+def _normalise_paragraphs(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _json_items(text: str, *, source: str, scope: str) -> Iterator[LoadItem]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(_json_error(exc, exc.lineno)) from None
+    if isinstance(data, dict):
+        yield _json_item(data, source=source, scope=scope)
+    elif isinstance(data, list):
+        if not data:
+            raise InputError("the JSON array is empty: no articles")
+        for i, item in enumerate(data):
+            yield _json_item(item, source=f"{source}[{i}]", scope=scope)
+    else:
+        raise InputError(
+            f"JSON must be an article object or an array of them, not {_json_type(data)}"
+        )
+
+
+def _jsonl_items(text: str, *, source: str, scope: str) -> Iterator[LoadItem]:
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        item_source = f"{source}#line {n}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield LoadFailure(item_source, _json_error(exc, n))
+            continue
+        yield _json_item(data, source=item_source, scope=scope)
+
+
+def _json_error(exc: json.JSONDecodeError, line: int) -> str:
+    return f"malformed JSON at line {line}, column {exc.colno}: {exc.msg}"
+
+
+def _json_item(item: object, *, source: str, scope: str) -> LoadItem:
+    try:
+        return Loaded(source, _article_from_mapping(item, scope=scope, source=source))
+    except InputError as exc:
+        return LoadFailure(source, exc.user_message)
+
+
+def _article_from_mapping(item: object, *, scope: str, source: str) -> Article:
+    if not isinstance(item, dict):
+        raise InputError(f"item is {_json_type(item)}, not an article object")
+    body_raw = _first_present(item, _BODY_KEYS)
+    if body_raw is None:
+        raise InputError('article has no body text: expected a "body" field')
+    if not isinstance(body_raw, str):
+        raise InputError(f"the article body must be text, not {_json_type(body_raw)}")
+    title_raw = item.get("title")
+    if title_raw is None:
+        raise InputError('article has no title: expected a "title" field')
+    if not isinstance(title_raw, str):
+        raise InputError(f"the article title must be text, not {_json_type(title_raw)}")
+    # Collection bodies are already clean: only line endings and outer whitespace change.
+    body = body_raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body:
+        raise InputError("article has no body text")
+    title = " ".join(title_raw.split())
+    if not title:
+        raise InputError("article has no title")
+    return Article(
+        title=title,
+        body=body,
+        outlet=_str_field(item, _OUTLET_KEYS),
+        author=_author_field(item.get("author")),
+        published=_date_field(item, _DATE_KEYS, source),
+        updated=_date_field(item, _UPDATED_KEYS, source),
+        url=_str_field(item, ("url",)),
+        category=_str_field(item, ("category",)),
+        description=_str_field(item, ("description",)),
+        scope=scope,
+    )
+
+
+def _first_present(item: dict[str, Any], keys: Sequence[str]) -> object:
+    """The first of `keys` with a value; an empty string counts, so it reports as empty."""
+    for key in keys:
+        value = item.get(key)
+        if value is not None and value != "":
+            return value
+    for key in keys:
+        if key in item and item[key] is not None:
+            return item[key]
+    return None
+
+
+def _str_field(item: dict[str, Any], keys: Sequence[str]) -> str | None:
+    for key in keys:
+        value = _clean_str(item.get(key))
+        if value:
+            return value
+    return None
+
+
+def _author_field(value: object) -> str | None:
+    if isinstance(value, list):
+        names = [name for name in (_clean_str(v) for v in value) if name]
+        return ", ".join(names) or None
+    return _clean_str(value)
+
+
+def _date_field(item: dict[str, Any], keys: Sequence[str], source: str) -> datetime | None:
+    for key in keys:
+        value = item.get(key)
+        if value is None or value == "":
+            continue
+        parsed = _parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None:
+            logger.warning("%s: cannot read %s %r as a date; leaving it unset", source, key, value)
+        return parsed
+    return None
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _parse_datetime(value: str | None) -> datetime | None:
+    """ISO-8601 (or RFC 2822, as in feeds) to an aware UTC datetime; naive means UTC."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return _utc(parsed)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _clean_str(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _unsupported(suffix: str) -> str:
+    return f"unsupported file type {suffix}: use .txt, .html, .json or .jsonl"
+
+
+def _too_big(size: int, limit: int) -> str:
+    shown, shown_limit = _human_size(size), _human_size(limit)
+    if shown == shown_limit:
+        # Rounding would make them look equal; show exact bytes instead.
+        shown, shown_limit = f"{size:,} bytes", f"{limit:,}-byte"
+    return f"file is {shown}, over the {shown_limit} limit ({_MAX_BYTES_SETTING})"
+
+
+def _human_size(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f} MB"
+    if n >= 1_000:
+        return f"{n / 1_000:.1f} KB"
+    return f"{n} bytes"

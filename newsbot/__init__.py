@@ -1,0 +1,1 @@
+"""The `newsbot` command line: the entry point that wires settings and services."""

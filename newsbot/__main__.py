@@ -1,0 +1,3 @@
+from newsbot.cli import main
+
+main()

@@ -1,0 +1,450 @@
+"""`newsbot`: ingest news, ask questions, search, list and forget articles, run the bot.
+
+The `--json` outputs are a contract other programs read: change them only compatibly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ingest.loaders import Loaded, LoadFailure, LoadItem, expand_paths, load_file
+from ingest.services import Services, build_services, configure_logging
+from retrieval.dates import parse_day
+from retrieval.errors import ConfigError, NewsbotError
+from retrieval.index import SearchFilters
+from retrieval.models import GLOBAL_SCOPE, Article, StoredArticle
+from retrieval.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SAMPLE_NEWS = Path(__file__).resolve().parent.parent / "examples" / "news"
+
+
+class _State:
+    """What the command group hands its subcommands: settings now, services on demand."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = build_services(self.settings)
+        return self._services
+
+
+def _emit(obj: object) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _filters(source: tuple[str, ...], since: str | None, until: str | None) -> SearchFilters | None:
+    if not source and since is None and until is None:
+        return None
+    return SearchFilters(
+        outlets=source,
+        since=parse_day(since, end_of_day=False, name="--since") if since else None,
+        until=parse_day(until, end_of_day=True, name="--until") if until else None,
+    )
+
+
+def _read_lines(value: str) -> Iterator[str]:
+    if value != "-":
+        yield value
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def _filter_options(func: F) -> F:
+    func = click.option(
+        "--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD)."
+    )(func)
+    func = click.option(
+        "--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD)."
+    )(func)
+    return click.option(
+        "--source", multiple=True, metavar="OUTLET", help="Only articles from OUTLET (repeatable)."
+    )(func)
+
+
+def _article_json(source: str, article: Article) -> dict[str, object]:
+    return {
+        "path": source,
+        "title": article.title,
+        "outlet": article.outlet,
+        "author": article.author,
+        "published": _iso(article.published),
+        "updated": _iso(article.updated),
+        "url": article.url,
+        "body": article.body,
+    }
+
+
+def _stored_json(a: StoredArticle) -> dict[str, object]:
+    return {
+        "article_id": a.id,
+        "title": a.title,
+        "outlet": a.outlet,
+        "author": a.author,
+        "published": _iso(a.published),
+        "updated": _iso(a.updated),
+        "url": a.url,
+        "category": a.category,
+        "chunks": a.chunk_count,
+    }
+
+
+class _Group(click.Group):
+    """Shows users' errors as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsbotError as exc:
+            click.echo(f"newsbot: {exc.user_message}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Answer questions about ingested news with verified quotes and citations.
+
+    \b
+    Examples:
+      newsbot ingest ../shared/data/seed/ examples/news/
+      newsbot ask "what did NATO say about Russia's demands?"
+      newsbot ask --json "who won the 2022 World Cup final?"
+      newsbot search --json --top-k 10 "FTX trial"
+      newsbot chat
+
+    Settings come from NEWSBOT_* environment variables and .env (see .env.example).
+    """
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(f"newsbot: {exc.user_message}", err=True)
+        ctx.exit(2)
+    configure_logging(settings.log_level)
+    ctx.obj = _State(settings)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the index already holds articles.")
+@click.pass_obj
+def ingest(state: _State, paths: tuple[Path, ...], as_json: bool, if_empty: bool) -> None:
+    """Ingest article files (.txt, .html, .json, .jsonl) and directories of them.
+
+    \b
+    Examples:
+      newsbot ingest ../shared/data/seed/*.txt
+      newsbot ingest --json ../shared/data/multihop_rag/corpus.json
+    """
+    services = state.services
+    if if_empty and services.index.stats().articles > 0:
+        if not as_json:
+            click.echo("The index already holds articles; nothing ingested.")
+        return
+    items = _load_all(expand_paths(list(paths)), state.settings.max_file_bytes)
+    from tqdm import tqdm
+
+    with tqdm(
+        total=len(items),
+        unit="article",
+        desc="Ingesting",
+        disable=as_json or not sys.stderr.isatty() or len(items) < 2,
+        file=sys.stderr,
+    ) as bar:
+        report = services.ingester.ingest(items, on_progress=bar.update)
+    services.answerer.invalidate_stats()
+    if as_json:
+        _emit(report.to_json())
+    else:
+        click.echo(
+            f"Added {report.to_json()['added']}, updated {report.to_json()['updated']}, "
+            f"unchanged {report.to_json()['unchanged']}, failed {report.to_json()['failed']}: "
+            f"{report.chunks_embedded} chunks in {report.seconds:.1f} s "
+            f"({report.chunks_per_second:.1f} chunks/s)."
+        )
+        for item in report.items:
+            if item.reason:
+                click.echo(f"  failed: {item.source}: {item.reason}", err=True)
+    if not report.ingested_anything:
+        sys.exit(1)
+
+
+def _load_all(files: list[Path], max_bytes: int) -> list[LoadItem]:
+    items: list[LoadItem] = []
+    for path in files:
+        items.extend(load_file(path, max_bytes=max_bytes, scope=GLOBAL_SCOPE))
+    return items
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--top-k", type=click.IntRange(1, 100), help="How many passages to search.")
+@_filter_options
+@click.pass_obj
+def ask(
+    state: _State,
+    question: str,
+    as_json: bool,
+    top_k: int | None,
+    source: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+) -> None:
+    """Answer QUESTION with quotes from ingested articles.
+
+    With "-" as QUESTION, reads one question per line from stdin and writes one JSON line
+    per question.
+
+    \b
+    Examples:
+      newsbot ask "what did NATO say about Russia's demands?"
+      newsbot ask --json --since 2023-11-01 "what happened to FTX?"
+      printf 'q1\\nq2\\n' | newsbot ask -
+    """
+    answerer = state.services.answerer
+    filters = _filters(source, since, until)
+    from newsbot.render import render_answer
+
+    for line in _read_lines(question):
+        try:
+            answer = answerer.answer(line, filters=filters, top_k=top_k)
+        except NewsbotError as exc:
+            if question != "-":
+                raise
+            _emit({"question": line, "error": exc.user_message})
+            continue
+        if as_json or question == "-":
+            _emit(answer.to_json())
+        else:
+            click.echo(render_answer(answer))
+
+
+@main.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--top-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@_filter_options
+@click.pass_obj
+def search(
+    state: _State,
+    query: str,
+    as_json: bool,
+    top_k: int,
+    source: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+) -> None:
+    """Show the stored chunks that best match QUERY, ranked.
+
+    With "-" as QUERY, reads one query per line from stdin and writes one JSON line each.
+
+    \b
+    Example:
+      newsbot search --json --top-k 10 "Sam Bankman-Fried trial"
+    """
+    answerer = state.services.answerer
+    filters = _filters(source, since, until)
+    for line in _read_lines(query):
+        passages = answerer.search(line, k=top_k, filters=filters)
+        if as_json or query == "-":
+            _emit(
+                {
+                    "query": line,
+                    "results": [
+                        {
+                            "rank": rank,
+                            "score": round(p.score, 6),
+                            "chunk_id": p.chunk_id,
+                            "article_id": p.article_id,
+                            "text": p.text,
+                            "title": p.title,
+                            "outlet": p.outlet,
+                            "published": _iso(p.published),
+                            "url": p.url,
+                        }
+                        for rank, p in enumerate(passages, start=1)
+                    ],
+                }
+            )
+        else:
+            for rank, p in enumerate(passages, start=1):
+                click.echo(f"{rank:>2}. {p.score:.3f}  {p.title} ({p.outlet or '-'})")
+                click.echo("    " + " ".join(p.text.split())[:200])
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per article.")
+@click.pass_obj
+def extract(state: _State, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Show what ingest would store for each file, without storing anything."""
+    failed = False
+    for path in expand_paths(list(paths)):
+        for item in load_file(path, max_bytes=state.settings.max_file_bytes):
+            if isinstance(item, LoadFailure):
+                failed = True
+                if as_json:
+                    _emit({"path": item.source, "error": item.reason})
+                else:
+                    click.echo(f"{item.source}: error: {item.reason}", err=True)
+            elif as_json:
+                _emit(_article_json(item.source, item.article))
+            else:
+                _print_article(item)
+    if failed and not as_json:
+        sys.exit(1)
+
+
+def _print_article(item: Loaded) -> None:
+    a = item.article
+    click.echo(f"== {item.source}")
+    for label, value in (
+        ("title", a.title),
+        ("outlet", a.outlet),
+        ("author", a.author),
+        ("published", _iso(a.published)),
+        ("updated", _iso(a.updated)),
+        ("url", a.url),
+    ):
+        click.echo(f"{label:>9}: {value if value is not None else '-'}")
+    click.echo("")
+    click.echo(a.body)
+    click.echo("")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--limit", type=click.IntRange(1), help="Show only the newest N.")
+@click.pass_obj
+def sources(state: _State, as_json: bool, limit: int | None) -> None:
+    """List ingested articles, newest first."""
+    articles = state.services.index.list_articles()
+    if limit is not None:
+        articles = articles[:limit]
+    if as_json:
+        _emit({"articles": [_stored_json(a) for a in articles]})
+    else:
+        from newsbot.render import render_sources
+
+        click.echo(render_sources(articles))
+
+
+@main.command()
+@click.argument("id_or_url")
+@click.pass_obj
+def forget(state: _State, id_or_url: str) -> None:
+    """Remove an article (by id or URL) and all its chunks from the index."""
+    removed = state.services.index.forget(id_or_url)
+    if removed is None:
+        click.echo(
+            f"newsbot: no ingested article has the id or URL {id_or_url!r} "
+            "(see `newsbot sources`).",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"Forgot “{removed.title}” ({removed.chunk_count} chunks).")
+
+
+@main.command()
+@click.pass_obj
+def chat(state: _State) -> None:
+    """Ask questions interactively (Ctrl-D or "quit" to leave)."""
+    _chat(state.services)
+
+
+def _chat(services: Services) -> None:
+    from newsbot.render import render_answer
+
+    click.echo("Loading the model…")
+    services.embedder.embed_query("warm up")
+    stats = services.answerer.stats(None)
+    click.echo(f"Ask about the {stats.articles} ingested articles. Ctrl-D or 'quit' to leave.\n")
+    while True:
+        try:
+            question = input("newsbot> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo("")
+            return
+        if question.strip().lower() in {"quit", "exit", ":q"}:
+            return
+        if not question.strip():
+            continue
+        try:
+            click.echo(render_answer(services.answerer.answer(question)))
+        except NewsbotError as exc:
+            click.echo(exc.user_message)
+        click.echo("")
+
+
+@main.command()
+@click.option(
+    "--sample",
+    type=click.Path(path_type=Path, exists=True),
+    default=SAMPLE_NEWS,
+    show_default=True,
+    help="News to ingest when the index is empty.",
+)
+@click.pass_obj
+def run(state: _State, sample: Path) -> None:
+    """Ingest the sample news if the index is empty, then start the bot (with DISCORD_TOKEN
+    set) or the terminal chat (without)."""
+    services = state.services
+    if services.index.stats().articles == 0:
+        click.echo(f"The index is empty: ingesting the sample news in {sample}…")
+        report = services.ingester.ingest(
+            _load_all(expand_paths([sample]), state.settings.max_file_bytes)
+        )
+        services.answerer.invalidate_stats()
+        click.echo(f"Ingested {len(report.items)} articles ({report.chunks_embedded} chunks).")
+    if state.settings.discord_token is None:
+        click.echo(
+            "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the terminal "
+            "chat instead.\nTo run the bot, create an application at "
+            "https://discord.com/developers/applications, add a bot, copy its token into .env "
+            "as DISCORD_TOKEN=..., and see README.md for the invite link.\n"
+        )
+        _chat(services)
+        return
+    _start_bot(services, sync_global=False)
+
+
+@main.command(name="bot")
+@click.option(
+    "--sync-global",
+    is_flag=True,
+    help="Register the slash commands with Discord for every server (do it once; it can "
+    "take an hour to show). NEWSBOT_GUILD_ID syncs one server instantly instead.",
+)
+@click.pass_obj
+def bot_command(state: _State, sync_global: bool) -> None:
+    """Run the Discord bot (needs DISCORD_TOKEN)."""
+    _start_bot(state.services, sync_global=sync_global)
+
+
+def _start_bot(services: Services, *, sync_global: bool) -> None:
+    from bot.app import run_bot
+
+    run_bot(services, sync_global=sync_global)

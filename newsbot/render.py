@@ -1,0 +1,62 @@
+"""Plain-text rendering of answers and article lists for the terminal."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from datetime import datetime
+
+from retrieval.models import Answer, Citation, StoredArticle
+
+_WIDTH = 88
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else "undated"
+
+
+def citation_line(c: Citation) -> str:
+    parts = [c.outlet or "unknown outlet", _date(c.published)]
+    if c.author:
+        parts.append(c.author)
+    line = f"[{c.n}] {c.title} ({', '.join(parts)})"
+    if c.url:
+        line += f"\n    {c.url}"
+    return line
+
+
+def render_answer(answer: Answer) -> str:
+    lines: list[str] = []
+    if answer.answered:
+        for quote in answer.quotes:
+            wrapped = textwrap.fill(
+                f"“{quote.text}” [{quote.citation}]",
+                width=_WIDTH,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            )
+            lines.extend([wrapped, ""])
+        lines.append("Sources:")
+        lines.extend(citation_line(c) for c in answer.citations)
+    else:
+        lines.append("No ingested article covers this.")
+        if answer.nearest:
+            lines.append("Nearest articles:")
+            lines.extend(citation_line(c) for c in answer.nearest)
+    lines.append("")
+    lines.append(
+        f"Searched {answer.articles_searched} articles (newest {_date(answer.newest_published)})."
+    )
+    return "\n".join(lines)
+
+
+def render_sources(articles: Sequence[StoredArticle]) -> str:
+    if not articles:
+        return "No articles are ingested yet: run `newsbot ingest PATH`."
+    rows = []
+    for a in articles:
+        row = f"{_date(a.published)}  {a.outlet or '-'}  {a.title}  [{a.id}]"
+        if a.url:
+            row += f"\n            {a.url}"
+        rows.append(row)
+    return "\n".join(rows)

@@ -1,0 +1,169 @@
+"""Domain objects. All are frozen; ids derive from content."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+GLOBAL_SCOPE = "global"
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def normalize_url(url: str) -> str:
+    """The form of a URL used for identity: no fragment, no trailing slash."""
+    url = url.strip().split("#", 1)[0]
+    return url.rstrip("/") if url.count("/") > 3 else url
+
+
+def make_article_id(*, url: str | None, title: str, body: str, scope: str = GLOBAL_SCOPE) -> str:
+    """Stable id: from the URL when there is one (so an edited story keeps its id),
+    else from the content. The scope is part of it so that two servers never share an article."""
+    basis = ("url", normalize_url(url)) if url else ("content", title.strip(), body.strip())
+    prefix = () if scope == GLOBAL_SCOPE else (scope,)
+    return "a_" + _digest(*prefix, *basis)[:24]
+
+
+def content_hash(title: str, body: str) -> str:
+    return _digest(title, body)[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned article, ready to be chunked. `body` is the text every quote is checked against."""
+
+    title: str
+    body: str
+    outlet: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    url: str | None = None
+    category: str | None = None
+    description: str | None = None
+    scope: str = GLOBAL_SCOPE
+    id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(
+                self,
+                "id",
+                make_article_id(url=self.url, title=self.title, body=self.body, scope=self.scope),
+            )
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.title, self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A span of an article's body: `text == article.body[start:end]`."""
+
+    article_id: str
+    position: int
+    start: int
+    end: int
+    text: str
+    token_count: int
+
+    @property
+    def id(self) -> str:
+        return "c_" + _digest(self.article_id, str(self.start), self.text)[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article's record in the index (its body is fetched separately, when needed)."""
+
+    id: str
+    title: str
+    outlet: str | None
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    url: str | None
+    category: str | None
+    scope: str
+    content_hash: str
+    chunk_count: int
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk with its score (cosine similarity, higher is better)."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    title: str
+    outlet: str | None
+    author: str | None
+    published: datetime | None
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    n: int
+    article_id: str
+    title: str
+    outlet: str | None
+    author: str | None
+    published: datetime | None
+    url: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "article_id": self.article_id,
+            "title": self.title,
+            "outlet": self.outlet,
+            "author": self.author,
+            "published": self.published.isoformat() if self.published else None,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A verbatim span of a cited article: `article.body[start:end] == text`."""
+
+    text: str
+    citation: int
+    article_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    answered: bool
+    quotes: tuple[Quote, ...]
+    citations: tuple[Citation, ...]
+    nearest: tuple[Citation, ...]
+    articles_searched: int
+    newest_published: datetime | None
+
+    def to_json(self) -> dict[str, object]:
+        """The `newsbot ask --json` contract."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "quotes": [{"text": q.text, "citation": q.citation} for q in self.quotes],
+            "citations": [c.to_json() for c in self.citations],
+            "nearest": [c.to_json() for c in self.nearest],
+        }

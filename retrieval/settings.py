@@ -1,0 +1,124 @@
+"""Settings, read from the environment (prefix NEWSBOT_) and `.env`.
+
+Built once at an entry point (`newsbot`, `python -m bot`) and passed down as a value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from retrieval.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Storage
+    data_dir: Path = Field(default=Path("data"), description="Everything the bot stores.")
+    chroma_path: Path | None = Field(
+        default=None, description="Chroma's on-disk directory; default DATA_DIR/chroma."
+    )
+    chroma_host: str | None = Field(
+        default=None, description="Use a Chroma server at this host instead of local disk."
+    )
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    collection: str = Field(default="news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+
+    # Embedding
+    embedding_model: str = Field(
+        default=DEFAULT_MODEL,
+        description="A sentence-transformers model name or path; the default is bundled.",
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+
+    # Chunking (in tokens of the embedding model's tokenizer)
+    chunk_tokens: int = Field(default=200, ge=16, le=8192)
+    chunk_overlap_tokens: int = Field(default=40, ge=0, le=4096)
+
+    # Answering
+    top_k: int = Field(default=10, ge=1, le=100)
+    max_quotes: int = Field(default=3, ge=1, le=10)
+    abstain_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
+    max_question_chars: int = Field(default=300, ge=10, le=4000)
+
+    # Ingest limits
+    max_file_bytes: int = Field(default=10_000_000, ge=1)
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Discord
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
+    )
+
+    guild_id: int | None = Field(
+        default=None, description="Development server: commands sync there instantly on start."
+    )
+    admin_role_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(), description="Roles (ids, comma-separated) allowed admin commands too."
+    )
+    owner_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(), description="Users (ids, comma-separated) allowed admin commands anywhere."
+    )
+    ask_cooldown_seconds: float = Field(default=10.0, ge=0, le=3600)
+    reply_in_thread: bool = False
+
+    @field_validator("admin_role_ids", "owner_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                "NEWSBOT_CHUNK_OVERLAP_TOKENS must be smaller than NEWSBOT_CHUNK_TOKENS"
+            )
+        return self
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        return self.chroma_path if self.chroma_path is not None else self.data_dir / "chroma"
+
+
+def env_name(field_name: str) -> str:
+    if field_name == "discord_token":
+        return "DISCORD_TOKEN"
+    return "NEWSBOT_" + field_name.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ()
+        name = env_name(str(loc[0])) if loc else "settings"
+        got = err.get("input")
+        secret = name == "DISCORD_TOKEN"
+        shown = "" if secret or isinstance(got, dict) or got is None else f" (got {got!r})"
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise ConfigError(f"Invalid setting {name}: {msg}{shown}") from exc

@@ -1,0 +1,67 @@
+"""Word normalisation shared by quote selection (and any lexical scoring)."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+
+STOPWORDS = frozenset(
+    """
+    a an the and or but if then than so of to in on at by for from with without about into over
+    under after before between during through up down out off as is are was were be been being
+    am do does did doing done have has had having it its it's this that these those there here
+    what which who whom whose when where why how i me my we our you your he him his she her they
+    them their not no nor can could would should will shall may might must just also very too
+    any all each both some such only own same other more most few many much one s t say says
+    said tell told report reported according
+    """.split()
+)
+
+
+def normalize_term(word: str) -> str:
+    """Lower-case, drop a possessive, fold simple plurals ("Russia's" -> "russia")."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    elif w.endswith("'"):
+        w = w[:-1]
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    return w
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of a text, in order, stopwords removed."""
+    out = []
+    for match in _WORD.finditer(text):
+        term = normalize_term(match.group())
+        if term and term not in STOPWORDS:
+            out.append(term)
+    return out
+
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+# "October 1, 2023", "1 October 2023", "November 2023", "2023-10-01": when something was
+# published, not what it is about, so not numbers an answer must contain.
+_DATE = re.compile(
+    rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
+    rf"|{_MONTH}\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2})\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])|\b\d{2,}\b")
+
+
+def numbers(text: str, *, skip_dates: bool = False) -> set[str]:
+    """Numbers of two or more digits in a text ("1,000" read as "1000"). With `skip_dates`,
+    numbers inside calendar dates are left out."""
+    if skip_dates:
+        text = _DATE.sub(" ", text)
+    return {m.group().replace(",", "") for m in _NUMBER.finditer(text)}

@@ -1,0 +1,130 @@
+"""The contract every `NewsIndex` implementation passes. Subclass `NewsIndexContract` and
+provide an `index` fixture (and `reopen` where the store persists)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ingest.chunking import Chunker, embedding_text
+from retrieval.embedding import Embedder
+from retrieval.index import NewsIndex, SearchFilters
+from retrieval.models import Article
+
+NATO = Article(
+    title="NATO responds to Russia",
+    body=(
+        "NATO said Russia's key demands are unacceptable.\n"
+        "The alliance will deliver its written response on Wednesday.\n"
+        "Diplomats met in Brussels to discuss the proposals."
+    ),
+    outlet="Sputnik",
+    author="Morgan Artyukhina",
+    published=datetime(2022, 1, 26, 17, 45, tzinfo=UTC),
+    url="https://example.org/nato",
+)
+FTX = Article(
+    title="FTX founder on trial",
+    body=(
+        "Sam Bankman-Fried went on trial in New York on fraud charges.\n"
+        "Prosecutors said he took customer money."
+    ),
+    outlet="The Verge",
+    published=datetime(2023, 10, 3, 12, 0, tzinfo=UTC),
+    url="https://example.org/ftx",
+)
+UNDATED = Article(title="Undated note", body="A note without a date about gardening tomatoes.")
+
+
+def store(index: NewsIndex, embedder: Embedder, article: Article, chunk_tokens: int = 12) -> int:
+    chunks = Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=0).chunk(article)
+    vectors = embedder.embed_documents([embedding_text(article, c.text) for c in chunks])
+    index.upsert_article(article, chunks, vectors)
+    return len(chunks)
+
+
+class NewsIndexContract:
+    def test_stores_article_record_and_exact_body(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        n = store(index, embedder, NATO)
+        assert index.stored_hashes([NATO.id, "a_missing"]) == {NATO.id: NATO.content_hash}
+        record = index.get_articles([NATO.id])[NATO.id]
+        assert (record.title, record.outlet, record.author, record.url) == (
+            NATO.title,
+            "Sputnik",
+            "Morgan Artyukhina",
+            NATO.url,
+        )
+        assert record.published == NATO.published
+        assert record.chunk_count == n > 1
+        assert index.get_bodies([NATO.id]) == {NATO.id: NATO.body}
+
+    def test_search_returns_spans_of_the_body_best_first(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        store(index, embedder, NATO)
+        store(index, embedder, FTX)
+        passages = index.search(embedder.embed_query("Bankman-Fried fraud trial"), 5)
+        assert passages[0].article_id == FTX.id
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        bodies = {NATO.id: NATO.body, FTX.id: FTX.body}
+        for p in passages:
+            assert bodies[p.article_id][p.start : p.end] == p.text
+
+    def test_changed_article_replaces_all_its_chunks(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        store(index, embedder, NATO)
+        store(index, embedder, FTX)
+        edited = Article(
+            title=NATO.title,
+            body="NATO rejected the proposals outright.",
+            outlet=NATO.outlet,
+            published=NATO.published,
+            url=NATO.url,
+        )
+        assert edited.id == NATO.id
+        store(index, embedder, edited)
+        texts = [p.text for p in index.search(embedder.embed_query("NATO"), 50)]
+        assert "NATO rejected the proposals outright." in texts
+        assert not any("unacceptable" in t for t in texts)
+        assert index.stored_hashes([NATO.id]) == {NATO.id: edited.content_hash}
+        assert index.count_chunks() == 1 + index.get_articles([FTX.id])[FTX.id].chunk_count
+
+    def test_forget_by_id_and_url_removes_every_chunk(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        store(index, embedder, NATO)
+        ftx_chunks = store(index, embedder, FTX)
+        assert index.forget("a_unknown") is None
+        removed = index.forget(NATO.id)
+        assert removed is not None and removed.title == NATO.title
+        assert index.count_chunks() == ftx_chunks
+        assert index.forget("https://example.org/ftx/") is not None  # URL, trailing slash
+        assert index.count_chunks() == 0
+        assert index.list_articles() == []
+
+    def test_filters_by_outlet_date_and_scope(self, index: NewsIndex, embedder: Embedder) -> None:
+        store(index, embedder, NATO)
+        store(index, embedder, FTX)
+        guild = Article(title="Local council news", body="The council met.", scope="guild:1")
+        store(index, embedder, guild)
+        q = embedder.embed_query("news")
+
+        def ids(filters: SearchFilters) -> set[str]:
+            return {p.article_id for p in index.search(q, 20, filters)}
+
+        assert ids(SearchFilters(outlets=("The Verge",))) == {FTX.id}
+        assert ids(SearchFilters(since=datetime(2023, 1, 1, tzinfo=UTC))) == {FTX.id}
+        assert ids(SearchFilters(until=datetime(2023, 1, 1, tzinfo=UTC))) == {NATO.id}
+        assert ids(SearchFilters(scopes=("global",))) == {NATO.id, FTX.id}
+        assert ids(SearchFilters(scopes=("global", "guild:1"))) == {NATO.id, FTX.id, guild.id}
+        assert index.find_article(guild.id, scopes=("global", "guild:2")) is None
+
+    def test_lists_newest_first_and_counts(self, index: NewsIndex, embedder: Embedder) -> None:
+        for article in (UNDATED, NATO, FTX):
+            store(index, embedder, article)
+        assert [a.id for a in index.list_articles()] == [FTX.id, NATO.id, UNDATED.id]
+        stats = index.stats()
+        assert stats.articles == 3
+        assert stats.newest_published == FTX.published

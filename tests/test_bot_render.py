@@ -1,0 +1,133 @@
+"""What Discord users see: embeds within every limit, text escaped, honest non-answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import discord
+
+from bot.render import (
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELD_NAME_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FIELDS_LIMIT,
+    TITLE_LIMIT,
+    answer_embed,
+    ingest_report_text,
+    safe,
+    sources_embed,
+    trim,
+)
+from ingest.pipeline import IngestReport, ItemResult, Status
+from retrieval.models import Answer, Citation, Quote, StoredArticle
+
+WHEN = datetime(2022, 1, 26, 17, 45, tzinfo=UTC)
+
+
+def _citation(
+    n: int, title: str = "NATO responds", url: str | None = "https://x.test/a"
+) -> Citation:
+    return Citation(n, f"a_{n}", title, "Sputnik", "Morgan Artyukhina", WHEN, url)
+
+
+def _answer(quotes: list[Quote], citations: list[Citation], answered: bool = True) -> Answer:
+    return Answer(
+        question="what did NATO say about Russia's demands?",
+        answered=answered,
+        quotes=tuple(quotes) if answered else (),
+        citations=tuple(citations) if answered else (),
+        nearest=() if answered else tuple(citations),
+        articles_searched=610,
+        newest_published=datetime(2023, 12, 25, tzinfo=UTC),
+    )
+
+
+def _assert_within_limits(embed: discord.Embed) -> None:
+    assert len(embed.title or "") <= TITLE_LIMIT
+    assert len(embed.description or "") <= DESCRIPTION_LIMIT
+    assert len(embed.fields) <= FIELDS_LIMIT
+    for field in embed.fields:
+        assert len(field.name or "") <= FIELD_NAME_LIMIT
+        assert len(field.value or "") <= FIELD_VALUE_LIMIT
+    assert len(embed) <= EMBED_TOTAL_LIMIT
+
+
+def test_quotes_are_block_quotes_followed_by_their_citation_number() -> None:
+    quote = Quote('Russia\'s key demands are "unacceptable."', 1, "a_1", 0, 10)
+    embed = answer_embed(_answer([quote], [_citation(1)]))
+    assert embed.description == '> Russia\'s key demands are "unacceptable." [1]'
+    field = embed.fields[0]
+    assert field.name == "[1] NATO responds"
+    assert field.value == "Sputnik · 2022-01-26 · Morgan Artyukhina\n<https://x.test/a>"
+    assert embed.footer.text == "Searched 610 articles · newest 2023-12-25"
+
+
+def test_mentions_and_markdown_in_quotes_are_neutralised() -> None:
+    text = "Hi @everyone and @here and <@123> and <@!80351110224678912> and <@&9>: **bold** _it_"
+    quote = Quote(text, 1, "a_1", 0, 1)
+    text = answer_embed(_answer([quote], [_citation(1)])).description or ""
+    assert "@everyone" not in text and "@here" not in text
+    assert "<@123>" not in text and "<@&9>" not in text and "<@!8035" not in text
+    assert "\\*\\*bold\\*\\*" in text and "\\_it\\_" in text
+    assert safe("@everyone").replace("\u200b", "") == "@everyone"  # still reads the same
+
+
+def test_an_answer_with_many_long_sources_stays_within_every_limit() -> None:
+    long_sentence = ("The minister said the plan would cost a great deal of money. " * 80).strip()
+    quotes = [Quote(long_sentence, n, f"a_{n}", 0, 1) for n in range(1, 11)]
+    citations = [
+        _citation(n, title="A very long headline " * 30, url="https://x.test/" + "p" * 900)
+        for n in range(1, 31)
+    ]
+    embed = answer_embed(_answer(quotes, citations))
+    _assert_within_limits(embed)
+    assert embed.fields[-1].value.startswith("and ") and "more sources" in embed.fields[-1].value
+    # trimmed at a sentence end, and marked
+    first_block = (embed.description or "").split("\n\n")[0]
+    assert first_block.endswith("money.… [1]")
+
+
+def test_not_answered_says_so_and_lists_the_nearest_articles() -> None:
+    embed = answer_embed(_answer([], [_citation(1), _citation(2, "Other")], answered=False))
+    assert (embed.description or "").startswith("No ingested article covers this.")
+    assert [f.name for f in embed.fields] == ["[1] NATO responds", "[2] Other"]
+
+
+def test_trim_cuts_at_sentence_then_word() -> None:
+    assert trim("One. Two three four.", 12) == "One.…"
+    assert trim("alpha beta gamma", 12) == "alpha beta…"
+    assert trim("short", 12) == "short"
+
+
+def test_sources_embed_lists_outlet_date_and_unpreviewed_link() -> None:
+    article = StoredArticle(
+        id="a_1",
+        title="Headline *with* markdown",
+        outlet="Sputnik",
+        author=None,
+        published=WHEN,
+        updated=None,
+        url="https://x.test/a",
+        category=None,
+        scope="global",
+        content_hash="h",
+        chunk_count=3,
+        ingested_at=WHEN,
+    )
+    embed = sources_embed([article] * 3, total=40, query=None)
+    assert "**Headline \\*with\\* markdown**\nSputnik · 2022-01-26 · <https://x.test/a>" in (
+        embed.description or ""
+    )
+    assert (embed.description or "").endswith("and 37 more")
+    _assert_within_limits(embed)
+
+
+def test_ingest_report_fits_in_one_message() -> None:
+    report = IngestReport(
+        items=[ItemResult(f"file{i}.json[{i}]", Status.FAILED, reason="x" * 80) for i in range(100)]
+    )
+    text = ingest_report_text(report)
+    assert text.startswith("Added 0, updated 0, unchanged 0, failed 100.")
+    assert len(text) <= CONTENT_LIMIT and text.endswith("(more items not shown)")

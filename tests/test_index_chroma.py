@@ -1,0 +1,43 @@
+"""The index contract against real Chroma: on disk (the default) and in memory."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from retrieval.embedding import Embedder
+from retrieval.errors import ConfigError
+from retrieval.index import ChromaIndex
+from tests.index_contract import FTX, NATO, NewsIndexContract, store
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+class TestPersistentChroma(NewsIndexContract):
+    @pytest.fixture
+    def index(self, tmp_path: Path) -> ChromaIndex:
+        return ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+
+    def test_survives_reopening(self, tmp_path: Path, embedder: Embedder) -> None:
+        first = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+        store(first, embedder, NATO)
+        del first
+        again = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+        assert again.get_bodies([NATO.id]) == {NATO.id: NATO.body}
+
+    def test_refuses_another_embedding_model(self, tmp_path: Path, embedder: Embedder) -> None:
+        store(ChromaIndex.persistent(tmp_path / "c", "news", embedding_model=MODEL), embedder, FTX)
+        with pytest.raises(ConfigError, match="NEWSBOT_EMBEDDING_MODEL"):
+            ChromaIndex.persistent(tmp_path / "c", "news", embedding_model="other-model")
+
+
+class TestEphemeralChroma(NewsIndexContract):
+    @pytest.fixture
+    def index(self) -> ChromaIndex:
+        client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
+        # The in-memory client is shared within a process: a fresh name isolates each test.
+        return ChromaIndex(client, f"t-{uuid.uuid4().hex[:12]}", embedding_model=MODEL)

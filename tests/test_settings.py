@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import ConfigError
+from retrieval.settings import Settings, env_name, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_setting_has_a_line_in_env_example() -> None:
+    documented = set(re.findall(r"^([A-Z_]+)=", (REPO / ".env.example").read_text(), re.M))
+    expected = {env_name(name) for name in Settings.model_fields}
+    assert expected - documented == set(), "add these to .env.example"
+    assert documented - expected == set(), "these are in .env.example but not in Settings"
+
+
+def test_env_example_values_are_valid_settings(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for line in (REPO / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            if value:
+                monkeypatch.setenv(name, value)
+    assert load_settings().top_k == 10
+
+
+def test_an_invalid_setting_fails_with_one_line_naming_the_variable(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSBOT_TOP_K", "many")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = info.value.user_message
+    assert "\n" not in message
+    assert message.startswith("Invalid setting NEWSBOT_TOP_K:") and "'many'" in message
+
+
+def test_overlap_must_be_smaller_than_chunk_size(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSBOT_CHUNK_TOKENS", "100")
+    monkeypatch.setenv("NEWSBOT_CHUNK_OVERLAP_TOKENS", "100")
+    with pytest.raises(ConfigError, match="NEWSBOT_CHUNK_OVERLAP_TOKENS"):
+        load_settings()
+
+
+def test_dot_env_is_read_and_the_token_stays_secret(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=abc.def.secret\nNEWSBOT_TOP_K=7\n")
+    loaded = load_settings()
+    assert loaded.top_k == 7
+    assert loaded.discord_token is not None
+    assert loaded.discord_token.get_secret_value() == "abc.def.secret"
+    assert "abc.def.secret" not in repr(loaded) and "abc.def.secret" not in str(loaded)
+
+
+def test_everything_stored_lives_under_the_data_dir(settings: Settings, tmp_path: Path) -> None:
+    loaded = load_settings(data_dir=tmp_path / "elsewhere")
+    assert loaded.resolved_chroma_path == tmp_path / "elsewhere" / "chroma"
