@@ -22,7 +22,9 @@ EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library")
 
 
 class NewsBot(commands.Bot):
-    def __init__(self, services: Services, *, sync_global: bool = False) -> None:
+    def __init__(
+        self, services: Services, *, sync_global: bool = False, guild_ready_timeout: float = 2.0
+    ) -> None:
         # Default intents hold no privileged one: Discord delivers the content of messages
         # that mention the bot without the message-content intent.
         intents = discord.Intents.default()
@@ -33,6 +35,7 @@ class NewsBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=NewsCommandTree,
             help_command=None,
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.services = services
         self.settings = services.settings
@@ -76,26 +79,32 @@ async def serve(services: Services, token: str, *, sync_global: bool = False) ->
     bot = NewsBot(services, sync_global=sync_global)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with bot:
-        runner = asyncio.create_task(bot.start(token))
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done:
-            stopper.cancel()
-            try:
-                runner.result()
-            except discord.LoginFailure as exc:
-                raise ConfigError(
-                    "Discord rejected DISCORD_TOKEN: copy the bot token again from the "
-                    "developer portal (Bot > Reset Token)."
-                ) from exc
-        else:
-            log.info("Shutting down")
-            await bot.close()
-            await runner
+            handled.append(sig)
+    try:
+        async with bot:
+            runner = asyncio.create_task(bot.start(token))
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if runner in done:
+                stopper.cancel()
+                try:
+                    runner.result()
+                except discord.LoginFailure as exc:
+                    raise ConfigError(
+                        "Discord rejected DISCORD_TOKEN: copy the bot token again from the "
+                        "developer portal (Bot > Reset Token)."
+                    ) from exc
+            else:
+                log.info("Shutting down")
+                await bot.close()
+                await runner
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 def run_bot(services: Services, *, sync_global: bool = False) -> None:

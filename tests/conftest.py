@@ -14,6 +14,8 @@ from retrieval.settings import Settings
 if TYPE_CHECKING:
     from ingest.services import Services
 
+pytest_plugins = ["tests.fake_discord.pytest_plugin"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SEED = SHARED_DATA / "seed" / "sputnik-2022-01-26-nato-written-response.txt"
