@@ -340,3 +340,20 @@ def test_python_m_bot_without_a_token_says_how_to_get_one(tmp_path: Path) -> Non
         "newsbot: DISCORD_TOKEN is not set: put the bot token in .env "
         "(see README.md, 'Discord set-up')."
     )
+
+
+async def test_mentions_can_be_answered_in_a_new_thread(
+    fake_discord: FakeDiscord, seeded: Services
+) -> None:
+    guild = fake_discord.add_guild(name="News")
+    bob = fake_discord.add_member(guild, name="bob")
+    async with running(fake_discord, seeded, guild, reply_in_thread=True):
+        asked = await fake_discord.send_message(
+            guild, guild.default_channel, bob, content=f"<@{fake_discord.bot_user_id}> {QUESTION}"
+        )
+        [answer] = await fake_discord.wait_for_messages(
+            None, lambda m: m.channel.is_thread, timeout=30
+        )
+    assert asked.thread is not None and answer.channel is asked.thread
+    assert asked.thread.name == QUESTION
+    assert KEY_QUOTE in answer.embeds[0]["description"]
