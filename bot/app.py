@@ -18,7 +18,7 @@ from retrieval.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.feeds")
 
 
 class NewsBot(commands.Bot):

@@ -66,6 +66,8 @@ def _source_field(c: Citation) -> tuple[str, str]:
     value = " · ".join(parts)
     if c.url:
         value += f"\n<{c.url}>"
+    if c.also_reported_by:
+        value += "\nAlso reported by " + safe(", ".join(c.also_reported_by))
     return name, trim(value, FIELD_VALUE_LIMIT)
 
 
@@ -160,6 +162,9 @@ def ingest_report_text(report: IngestReport) -> str:
     for item in report.items:
         if item.status is Status.FAILED:
             lines.append(f"• failed: {safe(item.source)}: {safe(item.reason or 'unknown reason')}")
+        elif item.duplicate_of:
+            what = safe(item.title or item.source)
+            lines.append(f"• {item.status.value}: {what} (a copy of a story already stored)")
         else:
             lines.append(f"• {item.status.value}: {safe(item.title or item.source)}")
     text = "\n".join(lines)

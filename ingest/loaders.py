@@ -81,6 +81,9 @@ _DATE_KEYS = ("published_at", "date", "published")
 _UPDATED_KEYS = ("updated_at", "updated")
 
 _MIN_HTML_PARAGRAPH = 40
+# Below this many characters, precision-mode extraction is double-checked in recall mode.
+_SHORT_BODY_CHARS = 1000
+_TABLE_RULE = re.compile(r":?-+:?|")
 _EARLIEST_PAGE_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 _DatedValue = tuple[datetime, bool]  # (when, whether the source gave a time of day)
 
@@ -405,15 +408,15 @@ def _html_article(html: str, *, url: str | None, scope: str, source: str) -> Art
         tree = load_html(html)
         if tree is not None:
             published_meta, updated_meta = _page_dates(tree)
-            doc = bare_extraction(
-                tree,
-                url=url,
-                favor_precision=True,
-                with_metadata=True,
-                include_comments=False,
-                include_tables=False,
-                output_format="python",
-            )
+            doc = _extract(tree, url=url, favor_precision=True)
+            if doc is not None and len(_body_of(doc)) < _SHORT_BODY_CHARS:
+                # Precision mode sometimes keeps only a scrap (a reprint notice, a teaser)
+                # of a page whose article sits in an unusual layout: a recall-oriented pass
+                # (on a fresh tree: extraction edits the one it is given) may find it.
+                again = load_html(html)
+                recall = None if again is None else _extract(again, url=url, favor_recall=True)
+                if recall is not None and len(_body_of(recall)) >= 2 * len(_body_of(doc)):
+                    doc = recall
     except Exception:
         # Third-party parsing of arbitrary pages: a crash there is bad input, not our bug.
         logger.warning("HTML extraction failed for %s", source, exc_info=True)
@@ -422,12 +425,7 @@ def _html_article(html: str, *, url: str | None, scope: str, source: str) -> Art
         raise InputError("no article text found")
 
     title = _clean_str(doc.title)
-    body = _normalise_paragraphs(doc.text or "")
-    if title and body:
-        # trafilatura often keeps the headline as the first line; it is already the title.
-        first, _, rest = body.partition("\n")
-        if rest and _same_text(first, title):
-            body = rest
+    body = _body_of(doc)
     # Pages without an article still yield scraps ("Home", a cookie notice): ask for at least
     # one sentence-sized paragraph.
     if not any(len(line) >= _MIN_HTML_PARAGRAPH for line in body.split("\n")):
@@ -452,6 +450,46 @@ def _html_article(html: str, *, url: str | None, scope: str, source: str) -> Art
         description=_clean_str(doc.description),
         scope=scope,
     )
+
+
+def _extract(
+    tree: Any, *, url: str | None, favor_precision: bool = False, favor_recall: bool = False
+) -> Any:
+    """trafilatura's main-text extraction as ingest uses it (and bench/extraction.py
+    measures it). Tables stay: news tables (results, figures) are part of the story."""
+    doc = bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        output_format="python",
+        favor_precision=favor_precision,
+        favor_recall=favor_recall,
+    )
+    return None if isinstance(doc, dict) else doc
+
+
+def _body_of(doc: Any) -> str:
+    """The extracted text as stored: one paragraph per line, table rows as "a | b", the
+    headline not repeated as the first line."""
+    lines = []
+    for line in (doc.text or "").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|") and stripped.endswith("|"):
+            cells = [cell.strip() for cell in stripped.strip("|").split("|")]
+            if all(_TABLE_RULE.fullmatch(cell) for cell in cells):
+                continue  # the markdown rule under a header row
+            line = " | ".join(cell for cell in cells if cell)
+        lines.append(line)
+    body = _normalise_paragraphs("\n".join(lines))
+    title = _clean_str(doc.title)
+    if title and body:
+        # trafilatura often keeps the headline as the first line; it is already the title.
+        first, _, rest = body.partition("\n")
+        if rest and _same_text(first, title):
+            body = rest
+    return body
 
 
 def _page_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:

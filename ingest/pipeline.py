@@ -2,28 +2,38 @@
 
 Unchanged articles are recognised by their content hash before any chunking or model work,
 and chunks of many articles are embedded together (the model sorts one call's inputs by
-length, so bigger calls waste less padding).
+length, so bigger calls waste less padding). Chunking, embedding and index writes of
+consecutive batches overlap, and the index writes a whole batch at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from ingest.chunking import Chunker, embedding_text
 from ingest.loaders import Loaded, LoadFailure, LoadItem
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, Vectors
 from retrieval.index import NewsIndex
-from retrieval.models import Chunk
+from retrieval.models import Article, Chunk
+
+if TYPE_CHECKING:
+    from ingest.dedupe import StoryTracker
 
 log = logging.getLogger(__name__)
 
 # How many articles are looked up, chunked and embedded together.
 ARTICLES_PER_BATCH = 64
+# Batches chunked ahead of the index writes (bounds memory on huge inputs).
+BATCHES_IN_FLIGHT = 2
 
 
 class Status(StrEnum):
@@ -41,6 +51,7 @@ class ItemResult:
     title: str | None = None
     chunks: int = 0
     reason: str | None = None
+    duplicate_of: str | None = None  # stored as a copy of this (lead) article
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,6 +61,7 @@ class ItemResult:
             "title": self.title,
             "chunks": self.chunks,
             "reason": self.reason,
+            "duplicate_of": self.duplicate_of,
         }
 
 
@@ -90,10 +102,23 @@ ProgressCallback = Callable[[int], None]
 
 
 class Ingester:
-    def __init__(self, index: NewsIndex, embedder: Embedder, chunker: Chunker) -> None:
+    """Three stages run side by side, one batch of articles apart: this thread looks up
+    content hashes, cleans up duplicates and chunks batch n+1 while a worker embeds batch n
+    (the model releases the GIL and uses every core it was given) and another writes batch
+    n-1 to the index. Batches are written in order; if one fails, none after it is."""
+
+    def __init__(
+        self,
+        index: NewsIndex,
+        embedder: Embedder,
+        chunker: Chunker,
+        *,
+        tracker: StoryTracker | None = None,
+    ) -> None:
         self._index = index
         self._embedder = embedder
         self._chunker = chunker
+        self._tracker = tracker  # near-duplicates and update times (ingest/dedupe.py)
 
     def ingest(
         self, items: Iterable[LoadItem], *, on_progress: ProgressCallback | None = None
@@ -101,19 +126,44 @@ class Ingester:
         """Store every loaded article; `on_progress(n)` is told after each n items are done."""
         report = IngestReport()
         started = time.perf_counter()
+        if self._tracker is not None:
+            self._tracker.begin()
         seen: dict[str, str] = {}  # article id -> content hash, within this run
-        for batch in _batches(iter(items), ARTICLES_PER_BATCH):
-            results = self._ingest_batch(batch, seen)
-            report.items.extend(results)
+        failed = threading.Event()
+        in_flight: deque[tuple[int, Future[list[ItemResult]]]] = deque()
+
+        def collect() -> None:
+            size, stored = in_flight.popleft()
+            report.items.extend(stored.result())
             if on_progress is not None:
-                on_progress(len(batch))
+                on_progress(size)
+
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") as embedding,
+            ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writing,
+        ):
+            try:
+                for batch in _batches(iter(items), ARTICLES_PER_BATCH):
+                    prepared = self._prepare(batch, seen)
+                    vectors = embedding.submit(self._embed, prepared, failed)
+                    stored = writing.submit(self._store, prepared, vectors, failed)
+                    in_flight.append((len(batch), stored))
+                    while len(in_flight) > BATCHES_IN_FLIGHT:
+                        collect()
+                while in_flight:
+                    collect()
+            except BaseException:
+                failed.set()
+                raise
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_batch(self, batch: list[LoadItem], seen: dict[str, str]) -> list[ItemResult]:
+    def _prepare(self, batch: list[LoadItem], seen: dict[str, str]) -> _Prepared:
+        """Everything before the model: unchanged articles and failures are settled here."""
         loaded = [item for item in batch if isinstance(item, Loaded)]
         stored = self._index.stored_hashes([item.article.id for item in loaded])
-        results: dict[int, ItemResult] = {}
+        prepared = _Prepared(len(batch))
+        results = prepared.results
         todo: list[tuple[int, Loaded, Status]] = []
         for pos, item in enumerate(batch):
             if isinstance(item, LoadFailure):
@@ -129,35 +179,85 @@ class Ingester:
                 todo.append((pos, item, status))
         # A later copy of the same article in this batch wins; earlier ones count as unchanged.
         last_pos = {item.article.id: pos for pos, item, _ in todo}
-        chunked: list[tuple[int, Loaded, Status, list[Chunk]]] = []
         for pos, item, status in todo:
             if last_pos[item.article.id] != pos:
                 results[pos] = ItemResult(
                     item.source, Status.UNCHANGED, item.article.id, item.article.title
                 )
                 continue
+            if self._tracker is not None:  # --- ingest/dedupe.py: a copy gets no chunks
+                admission = self._tracker.admit(item.article, status)
+                item = Loaded(item.source, admission.article)
+                if admission.copy_of is not None:
+                    prepared.copies.append((pos, item, status, admission.copy_of))
+                    continue
             chunks = self._chunker.chunk(item.article)
             if not chunks:
                 results[pos] = ItemResult(
                     item.source, Status.FAILED, reason="article has no body text"
                 )
                 continue
-            chunked.append((pos, item, status, chunks))
+            prepared.chunked.append((pos, item, status, chunks))
+        return prepared
+
+    def _embed(self, prepared: _Prepared, failed: threading.Event) -> Vectors | None:
         texts = [
-            embedding_text(item.article, c.text) for _, item, _, chunks in chunked for c in chunks
+            embedding_text(item.article, c.text)
+            for _, item, _, chunks in prepared.chunked
+            for c in chunks
         ]
-        vectors = self._embedder.embed_documents(texts) if texts else None
+        if not texts or failed.is_set():
+            return None
+        return self._embedder.embed_documents(texts)
+
+    def _store(
+        self, prepared: _Prepared, vectors: Future[Vectors | None], failed: threading.Event
+    ) -> list[ItemResult]:
+        try:
+            return self._write(prepared, vectors.result(), failed)
+        except BaseException:
+            failed.set()  # nothing after a failed batch is written
+            raise
+
+    def _write(
+        self, prepared: _Prepared, vectors: Vectors | None, failed: threading.Event
+    ) -> list[ItemResult]:
+        if failed.is_set():
+            raise CancelledError("an earlier batch failed")
+        results = prepared.results
+        stored: list[tuple[Article, Sequence[Chunk], Vectors]] = []
         offset = 0
-        for pos, item, status, chunks in chunked:
+        for pos, item, status, chunks in prepared.chunked:
             assert vectors is not None
-            article_vectors = vectors[offset : offset + len(chunks)]
+            stored.append((item.article, chunks, vectors[offset : offset + len(chunks)]))
             offset += len(chunks)
-            self._index.upsert_article(item.article, chunks, article_vectors)
             results[pos] = ItemResult(
                 item.source, status, item.article.id, item.article.title, len(chunks)
             )
             log.debug("%s %s (%d chunks)", status.value, item.article.id, len(chunks))
-        return [results[pos] for pos in range(len(batch))]
+        if stored:
+            self._index.upsert_articles(stored)
+        if self._tracker is not None:  # --- ingest/dedupe.py: signatures saved, copies stored
+            self._tracker.after_batch(
+                [item.article for _, item, _, _ in prepared.chunked],
+                [(item.article, lead) for _, item, _, lead in prepared.copies],
+            )
+            for pos, item, status, lead in prepared.copies:
+                article = item.article
+                results[pos] = ItemResult(
+                    item.source, status, article.id, article.title, duplicate_of=lead
+                )
+        return [results[pos] for pos in range(prepared.size)]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A batch after the hash checks and chunking: what is left for the model and the index."""
+
+    size: int
+    results: dict[int, ItemResult] = field(default_factory=dict)
+    chunked: list[tuple[int, Loaded, Status, list[Chunk]]] = field(default_factory=list)
+    copies: list[tuple[int, Loaded, Status, str]] = field(default_factory=list)
 
 
 def _batches(items: Iterator[LoadItem], size: int) -> Iterator[list[LoadItem]]:

@@ -7,9 +7,12 @@ import sys
 from dataclasses import dataclass
 
 from ingest.chunking import Chunker
+from ingest.dedupe import StoryTracker
 from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
-from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
+from retrieval.exported import OnnxEmbedder, OpenVinoEmbedder
+from retrieval.hybrid import FusionConfig
 from retrieval.index import ChromaIndex
 from retrieval.settings import Settings
 
@@ -17,29 +20,53 @@ from retrieval.settings import Settings
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
-    embedder: SentenceTransformerEmbedder
+    embedder: Embedder
     index: ChromaIndex
     ingester: Ingester
     answerer: Answerer
 
 
-def build_services(settings: Settings) -> Services:
-    """Open the index and set up the pipeline; the model itself loads on first use."""
-    embedder = SentenceTransformerEmbedder(
-        settings.embedding_model, batch_size=settings.embedding_batch_size
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder NEWSBOT_EMBEDDING_BACKEND names (nothing loads until first use)."""
+    backend = settings.embedding_backend
+    if backend in TORCH_BACKENDS:
+        return SentenceTransformerEmbedder(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            precision=TORCH_BACKENDS[backend],
+            threads=settings.embedding_threads,
+        )
+    exported = OnnxEmbedder if backend == "onnx-int8" else OpenVinoEmbedder
+    return exported(
+        settings.embedding_model,
+        cache_dir=settings.resolved_model_cache_dir,
+        batch_size=settings.embedding_batch_size,
+        threads=settings.embedding_threads,
     )
+
+
+def build_services(settings: Settings, *, embedder: Embedder | None = None) -> Services:
+    """Open the index and set up the pipeline; the model itself loads on first use.
+    `embedder` replaces the one the settings name (tests share one loaded model)."""
+    if embedder is None:
+        embedder = make_embedder(settings)
     if settings.chroma_host:
         index = ChromaIndex.http(
             settings.chroma_host,
             settings.chroma_port,
             settings.collection,
             embedding_model=settings.embedding_model,
+            embedding_backend=embedder.backend,
+            # The BM25 index derived from the server's chunks, kept on this machine.
+            lexical_dir=settings.data_dir
+            / f"lexical-{settings.chroma_host}-{settings.chroma_port}",
         )
     else:
         index = ChromaIndex.persistent(
             settings.resolved_chroma_path,
             settings.collection,
             embedding_model=settings.embedding_model,
+            embedding_backend=embedder.backend,
         )
     chunker = Chunker(
         embedder,
@@ -53,12 +80,14 @@ def build_services(settings: Settings) -> Services:
         max_quotes=settings.max_quotes,
         abstain_threshold=settings.abstain_threshold,
         max_question_chars=settings.max_question_chars,
+        fusion=FusionConfig.from_settings(settings),
+        question_hints=settings.question_hints,
     )
     return Services(
         settings=settings,
         embedder=embedder,
         index=index,
-        ingester=Ingester(index, embedder, chunker),
+        ingester=Ingester(index, embedder, chunker, tracker=StoryTracker(index)),
         answerer=answerer,
     )
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,9 @@ from retrieval.errors import ConfigError, NewsbotError
 from retrieval.index import SearchFilters
 from retrieval.models import GLOBAL_SCOPE, Article, StoredArticle
 from retrieval.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from ingest.feeds import PollResult
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,7 @@ def _stored_json(a: StoredArticle) -> dict[str, object]:
         "url": a.url,
         "category": a.category,
         "chunks": a.chunk_count,
+        "duplicate_of": a.duplicate_of,
     }
 
 
@@ -146,24 +150,30 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the index already holds articles.")
 @click.pass_obj
-def ingest(state: _State, paths: tuple[Path, ...], as_json: bool, if_empty: bool) -> None:
-    """Ingest article files (.txt, .html, .json, .jsonl) and directories of them.
+def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool) -> None:
+    """Ingest article files (.txt, .html, .json, .jsonl), directories of them, and links
+    to article pages (fetched safely; see README, "URLs and feeds").
 
     \b
     Examples:
       newsbot ingest ../shared/data/seed/*.txt
       newsbot ingest --json ../shared/data/multihop_rag/corpus.json
+      newsbot ingest https://example.org/news/story.html
     """
     services = state.services
     if if_empty and services.index.stats().articles > 0:
         if not as_json:
             click.echo("The index already holds articles; nothing ingested.")
         return
-    items = _load_all(expand_paths(list(paths)), state.settings.max_file_bytes)
+    from ingest.webpages import is_url
+
+    files = [Path(p) for p in paths if not is_url(p)]
+    items = _load_all(expand_paths(files), state.settings.max_file_bytes)
+    items += _load_urls([p for p in paths if is_url(p)], state.settings)
     from tqdm import tqdm
 
     with tqdm(
@@ -187,8 +197,20 @@ def ingest(state: _State, paths: tuple[Path, ...], as_json: bool, if_empty: bool
         for item in report.items:
             if item.reason:
                 click.echo(f"  failed: {item.source}: {item.reason}", err=True)
+            elif item.duplicate_of:
+                click.echo(f"  copy of the stored story {item.duplicate_of}: {item.source}")
     if not report.ingested_anything:
         sys.exit(1)
+
+
+def _load_urls(urls: list[str], settings: Settings) -> list[LoadItem]:
+    if not urls:
+        return []
+    from ingest.fetching import Fetcher
+    from ingest.webpages import load_url
+
+    fetcher = Fetcher.from_settings(settings)
+    return [item for url in urls for item in load_url(url, fetcher)]
 
 
 def _load_all(files: list[Path], max_bytes: int) -> list[LoadItem]:
@@ -357,15 +379,129 @@ def sources(state: _State, as_json: bool, limit: int | None) -> None:
 @click.pass_obj
 def forget(state: _State, id_or_url: str) -> None:
     """Remove an article (by id or URL) and all its chunks from the index."""
-    removed = state.services.index.forget(id_or_url)
-    if removed is None:
+    from ingest.dedupe import forget_story
+
+    services = state.services
+    forgotten = forget_story(services.index, services.ingester, id_or_url)
+    if forgotten is None:
         click.echo(
             f"newsbot: no ingested article has the id or URL {id_or_url!r} "
             "(see `newsbot sources`).",
             err=True,
         )
         sys.exit(1)
+    removed = forgotten.article
     click.echo(f"Forgot “{removed.title}” ({removed.chunk_count} chunks).")
+    if forgotten.promoted is not None:
+        copy = forgotten.promoted
+        click.echo(f"Its copy from {copy.outlet or copy.url or copy.title} now stands in for it.")
+
+
+@main.group()
+def feeds() -> None:
+    """Follow RSS and Atom feeds: their new stories are ingested as they appear.
+
+    The Discord bot polls followed feeds every NEWSBOT_FEED_POLL_SECONDS (a failing feed
+    waits longer after each failure); `newsbot feeds poll` polls them once, e.g. from cron.
+
+    \b
+    Examples:
+      newsbot feeds add https://example.org/news/rss.xml
+      newsbot feeds list
+      newsbot feeds remove https://example.org/news/rss.xml
+    """
+
+
+def _feed_server_scope(server: int | None) -> str:
+    return f"guild:{server}" if server is not None else GLOBAL_SCOPE
+
+
+_server_option = click.option(
+    "--server", type=int, metavar="ID", help="A Discord server's feed (default: the shared ones)."
+)
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def feeds_add(state: _State, url: str, as_json: bool) -> None:
+    """Follow the feed at URL and ingest its stories now."""
+    from ingest.feeds import build_poller
+
+    result = build_poller(state.services).add(url)
+    _print_poll(result, as_json, verb="Following")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@_server_option
+@click.pass_obj
+def feeds_remove(state: _State, url: str, server: int | None) -> None:
+    """Stop following the feed at URL (the articles it brought stay)."""
+    from ingest.feeds import build_poller
+
+    removed = build_poller(state.services).remove(url, _feed_server_scope(server))
+    if removed is None:
+        click.echo(f"newsbot: {url} is not followed (see `newsbot feeds list`).", err=True)
+        sys.exit(1)
+    click.echo(f"Stopped following {removed.name}.")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_obj
+def feeds_list(state: _State, as_json: bool) -> None:
+    """Followed feeds with their status: last success, last error, articles ingested."""
+    from ingest.feeds import FeedStore, describe
+
+    followed = FeedStore.in_data_dir(state.settings.data_dir).feeds()
+    if as_json:
+        _emit({"feeds": [f.to_json() for f in followed]})
+        return
+    if not followed:
+        click.echo("No feeds are followed: add one with `newsbot feeds add URL`.")
+    for f in followed:
+        where = "" if f.scope == GLOBAL_SCOPE else f"  [{f.scope.replace('guild:', 'server ')}]"
+        click.echo(f"{f.name}{where}\n  {f.url}")
+        click.echo("  " + describe(f).replace("\n", "\n  "))
+
+
+@feeds.command("poll")
+@click.option("--all", "poll_all", is_flag=True, help="Poll every feed, due or not.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per feed polled.")
+@click.pass_obj
+def feeds_poll(state: _State, poll_all: bool, as_json: bool) -> None:
+    """Poll the feeds that are due (with --all: every feed) and ingest their new stories."""
+    from ingest.feeds import build_poller
+
+    poller = build_poller(state.services)
+    results = poller.poll_all() if poll_all else poller.poll_due()
+    if not results and not as_json:
+        click.echo("No feed is due yet (use --all to poll them anyway).")
+    for result in results:
+        _print_poll(result, as_json, verb="Polled")
+
+
+def _print_poll(result: PollResult, as_json: bool, *, verb: str) -> None:
+    report = result.report
+    if as_json:
+        _emit({"feed": result.feed.to_json(), "error": result.error, **report.to_json()})
+        return
+    if result.error:
+        click.echo(f"{verb} {result.feed.name}: failed: {result.error}")
+        return
+    if result.not_modified:
+        click.echo(f"{verb} {result.feed.name}: unchanged since the last poll.")
+        return
+    counts = report.to_json()
+    click.echo(
+        f"{verb} {result.feed.name} ({result.feed.url}): added {counts['added']}, updated "
+        f"{counts['updated']}, unchanged {counts['unchanged']}, failed {counts['failed']}."
+    )
+    for item in report.items:
+        if item.reason:
+            click.echo(f"  failed: {item.source}: {item.reason}", err=True)
 
 
 @main.command()

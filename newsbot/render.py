@@ -22,6 +22,8 @@ def citation_line(c: Citation) -> str:
     line = f"[{c.n}] {c.title} ({', '.join(parts)})"
     if c.url:
         line += f"\n    {c.url}"
+    if c.also_reported_by:
+        line += f"\n    also reported by {', '.join(c.also_reported_by)}"
     return line
 
 
@@ -56,6 +58,8 @@ def render_sources(articles: Sequence[StoredArticle]) -> str:
     rows = []
     for a in articles:
         row = f"{_date(a.published)}  {a.outlet or '-'}  {a.title}  [{a.id}]"
+        if a.duplicate_of:
+            row += f"  (copy of {a.duplicate_of})"
         if a.url:
             row += f"\n            {a.url}"
         rows.append(row)

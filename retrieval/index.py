@@ -9,7 +9,7 @@ chromadb.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +19,18 @@ import numpy as np
 
 from retrieval.embedding import Vectors
 from retrieval.errors import ConfigError, StoreError
+from retrieval.lexical import LexicalArticle, LexicalFilter, LexicalStore
 from retrieval.models import GLOBAL_SCOPE, Article, Chunk, Passage, StoredArticle, normalize_url
 
 log = logging.getLogger(__name__)
 
 _ARTICLES_SUFFIX = "-articles"
+# The backend of collections that do not record one (made before there was a choice).
+LEGACY_BACKEND = "torch-fp32"
+
+MetaValue = str | int | float | bool
+# Metadata of a copy's record: the id of its lead article.
+DUPLICATE_OF = "duplicate_of"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ class SearchFilters:
     since: datetime | None = None
     until: datetime | None = None
     scopes: tuple[str, ...] | None = None
+    # (since, until) pairs: when given, a result must fall in one of them.
+    windows: tuple[tuple[datetime | None, datetime | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,10 @@ class NewsIndex(Protocol):
 
     def upsert_article(self, article: Article, chunks: Sequence[Chunk], vectors: Vectors) -> None:
         """Store an article and its chunks, replacing whatever it had before."""
+        ...
+
+    def upsert_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], Vectors]]) -> None:
+        """`upsert_article` for many articles, in as few writes as the store allows."""
         ...
 
     def forget(
@@ -76,6 +89,51 @@ class NewsIndex(Protocol):
     ) -> StoredArticle | None: ...
 
     def count_chunks(self) -> int: ...
+
+    # --- hybrid retrieval (retrieval/hybrid.py) ------------------------------------------
+
+    def rank_dense(
+        self, vector: Vectors, n: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
+        """The n chunks nearest the query vector: (chunk id, cosine), best first."""
+        ...
+
+    def rank_lexical(
+        self, query_terms: Sequence[str], n: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
+        """The n chunks best matching these terms by BM25: (chunk id, score), best first."""
+        ...
+
+    def get_passages(
+        self, chunk_ids: Sequence[str], *, vector: Vectors | None = None
+    ) -> dict[str, Passage]:
+        """These chunks as passages (score 0), with their cosine similarity to `vector`."""
+        ...
+
+    def outlets(self, *, scopes: tuple[str, ...] | None = None) -> list[str]:
+        """The distinct outlets of the searchable chunks in these scopes."""
+        ...
+
+    # --- near-duplicates (kept by ingest/dedupe.py) --------------------------------------
+
+    def store_copy(self, article: Article, lead_id: str) -> None:
+        """Store `article` as a copy of the stored article `lead_id`: its record and body,
+        no chunks (search finds the lead; answers name the copy's outlet)."""
+        ...
+
+    def copies_of(self, lead_ids: Sequence[str]) -> dict[str, list[StoredArticle]]:
+        """The stored copies of each of these articles, oldest first."""
+        ...
+
+    def article_fields(
+        self, keys: Sequence[str], *, ids: Sequence[str] | None = None
+    ) -> dict[str, dict[str, MetaValue]]:
+        """These metadata fields (those present) of every article record, or of `ids`."""
+        ...
+
+    def update_article_fields(self, updates: Mapping[str, Mapping[str, MetaValue | None]]) -> None:
+        """Set metadata fields of article records (None removes a field)."""
+        ...
 
 
 def _ts(value: datetime | None) -> int | None:
@@ -110,9 +168,35 @@ def _where(filters: SearchFilters | None) -> dict[str, Any] | None:
         clauses.append({"published_ts": {"$lte": _ts(filters.until)}})
     if filters.scopes is not None:
         clauses.append({"scope": {"$in": list(filters.scopes)}})
+    if filters.windows:
+        windows = [_range_clause(since, until) for since, until in filters.windows]
+        clauses.append(windows[0] if len(windows) == 1 else {"$or": windows})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _range_clause(since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if since is not None:
+        parts.append({"published_ts": {"$gte": _ts(since)}})
+    if until is not None:
+        parts.append({"published_ts": {"$lte": _ts(until)}})
+    if not parts:  # an open window: any dated article
+        parts.append({"published_ts": {"$gte": -(2**62)}})
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def lexical_filter(filters: SearchFilters | None) -> LexicalFilter | None:
+    if filters is None:
+        return None
+    return LexicalFilter(
+        outlets=filters.outlets,
+        since_ts=_ts(filters.since),
+        until_ts=_ts(filters.until),
+        windows=tuple((_ts(a), _ts(b)) for a, b in filters.windows),
+        scopes=filters.scopes,
+    )
 
 
 class ChromaIndex:
@@ -120,12 +204,28 @@ class ChromaIndex:
 
     An article's vector is the normalised mean of its chunks' vectors: a real summary of the
     story, used for "nearest articles" and kept so the collection needs no embedding function.
+
+    A lexical (BM25) index of the chunks is derived from the chunk collection and kept equal
+    to it by every write here (retrieval/lexical.py); with `lexical_dir` it persists there,
+    else it is rebuilt from Chroma when first needed.
     """
 
-    def __init__(self, client: Any, collection: str, *, embedding_model: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        *,
+        embedding_model: str,
+        embedding_backend: str = LEGACY_BACKEND,
+        lexical_dir: Path | None = None,
+    ) -> None:
         self._client = client
         self._model = embedding_model
-        metadata = {"hnsw:space": "cosine", "embedding_model": embedding_model}
+        metadata = {
+            "hnsw:space": "cosine",
+            "embedding_model": embedding_model,
+            "embedding_backend": embedding_backend,
+        }
         try:
             self._chunks = client.get_or_create_collection(
                 collection, metadata=metadata, embedding_function=None
@@ -135,7 +235,8 @@ class ChromaIndex:
             )
         except Exception as exc:
             raise StoreError(f"Cannot open the Chroma collection {collection!r}: {exc}") from exc
-        stored_model = (self._chunks.metadata or {}).get("embedding_model")
+        stored = self._chunks.metadata or {}
+        stored_model = stored.get("embedding_model")
         if stored_model is not None and stored_model != embedding_model:
             raise ConfigError(
                 f"The collection {collection!r} was built with the embedding model "
@@ -143,10 +244,34 @@ class ChromaIndex:
                 "Vectors of different models cannot be mixed: set NEWSBOT_EMBEDDING_MODEL back, "
                 "or use another NEWSBOT_COLLECTION or NEWSBOT_DATA_DIR."
             )
+        # Collections from before backends were recorded hold torch fp32 vectors.
+        stored_backend = stored.get("embedding_backend", LEGACY_BACKEND)
+        if stored_backend != embedding_backend:
+            if self._chunks.count() or self._articles.count():
+                raise ConfigError(
+                    f"The collection {collection!r} holds vectors of the embedding backend "
+                    f"{stored_backend!r}, but NEWSBOT_EMBEDDING_BACKEND is "
+                    f"{embedding_backend!r}. Vectors of different backends differ slightly and "
+                    f"are not mixed: set NEWSBOT_EMBEDDING_BACKEND={stored_backend}, or ingest "
+                    "into another NEWSBOT_COLLECTION or NEWSBOT_DATA_DIR."
+                )
+            for c in (self._chunks, self._articles):  # empty: it takes the new backend
+                kept = {k: v for k, v in (c.metadata or {}).items() if not k.startswith("hnsw:")}
+                c.modify(metadata={**kept, "embedding_backend": embedding_backend})
         self._max_batch = int(client.get_max_batch_size())
+        self._lexical = LexicalStore(lexical_dir, collection, self)
 
     @classmethod
-    def persistent(cls, path: Path, collection: str, *, embedding_model: str) -> ChromaIndex:
+    def persistent(
+        cls,
+        path: Path,
+        collection: str,
+        *,
+        embedding_model: str,
+        embedding_backend: str = LEGACY_BACKEND,
+        lexical_dir: Path | None = None,
+    ) -> ChromaIndex:
+        """`lexical_dir` defaults to `<path>-lexical`, next to Chroma's directory."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -154,10 +279,25 @@ class ChromaIndex:
         client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
         )
-        return cls(client, collection, embedding_model=embedding_model)
+        return cls(
+            client,
+            collection,
+            embedding_model=embedding_model,
+            embedding_backend=embedding_backend,
+            lexical_dir=lexical_dir or path.with_name(path.name + "-lexical"),
+        )
 
     @classmethod
-    def http(cls, host: str, port: int, collection: str, *, embedding_model: str) -> ChromaIndex:
+    def http(
+        cls,
+        host: str,
+        port: int,
+        collection: str,
+        *,
+        embedding_model: str,
+        embedding_backend: str = LEGACY_BACKEND,
+        lexical_dir: Path | None = None,
+    ) -> ChromaIndex:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -169,7 +309,13 @@ class ChromaIndex:
             raise StoreError(
                 f"Cannot reach the Chroma server at {host}:{port} (NEWSBOT_CHROMA_HOST): {exc}"
             ) from exc
-        return cls(client, collection, embedding_model=embedding_model)
+        return cls(
+            client,
+            collection,
+            embedding_model=embedding_model,
+            embedding_backend=embedding_backend,
+            lexical_dir=lexical_dir,
+        )
 
     # --- writing -------------------------------------------------------------------------
 
@@ -184,68 +330,102 @@ class ChromaIndex:
         return found
 
     def upsert_article(self, article: Article, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
-        if not chunks:
-            raise ValueError("an article needs at least one chunk")
-        now = datetime.now(UTC)
-        old_ids = set(self._chunk_ids_of(article.id))
-        base = {
-            "article_id": article.id,
-            "title": article.title,
-            "outlet": article.outlet,
-            "author": article.author,
-            "url": article.url,
-            "published": _iso(article.published),
-            "published_ts": _ts(article.published),
-            "category": article.category,
-            "scope": article.scope,
-        }
-        ids = [c.id for c in chunks]
-        metas = [
-            _clean(
-                {
-                    **base,
-                    "position": c.position,
-                    "start": c.start,
-                    "end": c.end,
-                    "tokens": c.token_count,
-                }
+        self.upsert_articles([(article, chunks, vectors)])
+
+    def upsert_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], Vectors]]) -> None:
+        """One chunk write per `get_max_batch_size()` chunks and one article write, for
+        however many articles (ingest hands over ~64 at a time)."""
+        for _, chunks, vectors in items:
+            if len(chunks) != len(vectors):
+                raise ValueError("one vector per chunk")
+            if not chunks:
+                raise ValueError("an article needs at least one chunk")
+        if not items:
+            return
+        now = datetime.now(UTC).isoformat()
+        article_ids = [article.id for article, _, _ in items]
+        old_ids = set(self._chunk_ids_of_many(article_ids))
+        ids: list[str] = []
+        documents: list[str] = []
+        metas: list[dict[str, Any]] = []
+        embeddings: list[Vectors] = []
+        article_vectors: list[Vectors] = []
+        article_metas: list[dict[str, Any]] = []
+        for article, chunks, vectors in items:
+            base = {
+                "article_id": article.id,
+                "title": article.title,
+                "outlet": article.outlet,
+                "author": article.author,
+                "url": article.url,
+                "published": _iso(article.published),
+                "published_ts": _ts(article.published),
+                "category": article.category,
+                "scope": article.scope,
+            }
+            ids += [c.id for c in chunks]
+            documents += [c.text for c in chunks]
+            metas += [
+                _clean(
+                    {
+                        **base,
+                        "position": c.position,
+                        "start": c.start,
+                        "end": c.end,
+                        "tokens": c.token_count,
+                    }
+                )
+                for c in chunks
+            ]
+            embeddings.append(np.asarray(vectors, dtype=np.float32))
+            mean = embeddings[-1].mean(axis=0)
+            article_vectors.append(mean / (float(np.linalg.norm(mean)) or 1.0))
+            article_metas.append(
+                _clean(
+                    {
+                        **{k: v for k, v in base.items() if k != "article_id"},
+                        "url_key": normalize_url(article.url) if article.url else None,
+                        "updated": _iso(article.updated),
+                        "description": article.description,
+                        "content_hash": article.content_hash,
+                        "chunk_count": len(chunks),
+                        "ingested_at": now,
+                    }
+                )
             )
-            for c in chunks
-        ]
+        every_vector = np.concatenate(embeddings)
         # New chunks go in before the old ones go out: a crash in between leaves extra
         # chunks (cleaned up by the next ingest, whose hash differs) but never loses any.
         for lo in range(0, len(ids), self._max_batch):
             hi = lo + self._max_batch
             self._chunks.upsert(
                 ids=ids[lo:hi],
-                embeddings=vectors[lo:hi],
-                documents=[c.text for c in chunks[lo:hi]],
+                embeddings=every_vector[lo:hi],
+                documents=documents[lo:hi],
                 metadatas=metas[lo:hi],
             )
-        stale = sorted(old_ids - set(ids))
-        for batch in _batched(stale, self._max_batch):
+        for batch in _batched(sorted(old_ids - set(ids)), self._max_batch):
             self._chunks.delete(ids=batch)
-        mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
-        norm = float(np.linalg.norm(mean)) or 1.0
-        article_meta = _clean(
-            {
-                **{k: v for k, v in base.items() if k != "article_id"},
-                "url_key": normalize_url(article.url) if article.url else None,
-                "updated": _iso(article.updated),
-                "description": article.description,
-                "content_hash": article.content_hash,
-                "chunk_count": len(chunks),
-                "ingested_at": now.isoformat(),
-            }
-        )
-        self._articles.upsert(
-            ids=[article.id],
-            embeddings=[mean / norm],
-            documents=[article.body],
-            metadatas=[article_meta],
-        )
+        for lo in range(0, len(items), self._max_batch):
+            hi = lo + self._max_batch
+            self._articles.upsert(
+                ids=article_ids[lo:hi],
+                embeddings=np.stack(article_vectors[lo:hi]),
+                documents=[article.body for article, _, _ in items[lo:hi]],
+                metadatas=article_metas[lo:hi],
+            )
+        for article, chunks, _ in items:
+            self._lexical.put(
+                LexicalArticle.from_texts(
+                    article_id=article.id,
+                    content_hash=article.content_hash,
+                    title=article.title,
+                    outlet=article.outlet,
+                    published_ts=_ts(article.published),
+                    scope=article.scope,
+                    chunks=[(c.id, c.text) for c in chunks],
+                )
+            )
 
     def forget(
         self, id_or_url: str, *, scopes: tuple[str, ...] | None = None
@@ -256,10 +436,18 @@ class ChromaIndex:
         for batch in _batched(self._chunk_ids_of(found.id), self._max_batch):
             self._chunks.delete(ids=batch)
         self._articles.delete(ids=[found.id])
+        self._lexical.remove(found.id)
         return found
 
     def _chunk_ids_of(self, article_id: str) -> list[str]:
         return list(self._chunks.get(where={"article_id": article_id}, include=[])["ids"])
+
+    def _chunk_ids_of_many(self, article_ids: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for batch in _batched(list(dict.fromkeys(article_ids)), self._max_batch):
+            where = {"article_id": batch[0] if len(batch) == 1 else {"$in": batch}}
+            found += self._chunks.get(where=where, include=[])["ids"]
+        return found
 
     # --- reading -------------------------------------------------------------------------
 
@@ -296,9 +484,130 @@ class ChromaIndex:
                     author=m.get("author"),
                     published=_parse_iso(m.get("published")),
                     url=m.get("url"),
+                    similarity=1.0 - float(dist),
                 )
             )
         return passages
+
+    # --- hybrid retrieval ----------------------------------------------------------------
+
+    def rank_dense(
+        self, vector: Vectors, n: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
+        if n <= 0:
+            return []
+        result = self._chunks.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=n,
+            where=_where(filters),
+            include=["distances"],
+        )
+        return [
+            (cid, 1.0 - float(dist))
+            for cid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True)
+        ]
+
+    def rank_lexical(
+        self, query_terms: Sequence[str], n: int, filters: SearchFilters | None = None
+    ) -> list[tuple[str, float]]:
+        return self._lexical.search(query_terms, n, lexical_filter(filters))
+
+    def get_passages(
+        self, chunk_ids: Sequence[str], *, vector: Vectors | None = None
+    ) -> dict[str, Passage]:
+        if not chunk_ids:
+            return {}
+        include = ["documents", "metadatas"] + (["embeddings"] if vector is not None else [])
+        got = self._chunks.get(ids=list(dict.fromkeys(chunk_ids)), include=include)
+        sims: list[float | None] = [None] * len(got["ids"])
+        if vector is not None and len(got["ids"]):
+            matrix = np.asarray(got["embeddings"], dtype=np.float32)
+            sims = [float(x) for x in matrix @ np.asarray(vector, dtype=np.float32)]
+        found: dict[str, Passage] = {}
+        for cid, doc, meta, sim in zip(
+            got["ids"], got["documents"] or [], got["metadatas"] or [], sims, strict=True
+        ):
+            m = meta or {}
+            found[cid] = Passage(
+                chunk_id=cid,
+                article_id=str(m["article_id"]),
+                text=doc or "",
+                start=int(m.get("start", 0)),
+                end=int(m.get("end", 0)),
+                score=0.0,
+                title=str(m.get("title", "")),
+                outlet=m.get("outlet"),
+                author=m.get("author"),
+                published=_parse_iso(m.get("published")),
+                url=m.get("url"),
+                similarity=sim,
+            )
+        return found
+
+    def outlets(self, *, scopes: tuple[str, ...] | None = None) -> list[str]:
+        return self._lexical.outlets(scopes)
+
+    @property
+    def lexical(self) -> LexicalStore:
+        return self._lexical
+
+    def iter_chunks(self, batch: int = 5000) -> Iterator[tuple[str, str, int]]:
+        """Every stored chunk as (chunk id, text, token count), in batches."""
+        offset = 0
+        while True:
+            got = self._chunks.get(limit=batch, offset=offset, include=["documents", "metadatas"])
+            if not got["ids"]:
+                return
+            for cid, doc, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            ):
+                yield cid, doc or "", int((meta or {}).get("tokens", 0))
+            offset += len(got["ids"])
+
+    # --- what the lexical index is derived from (retrieval.lexical.ChunkSource) ---------
+
+    def lexical_article_hashes(self) -> dict[str, str]:
+        got = self._articles.get(include=["metadatas"])
+        return {
+            aid: str(meta.get("content_hash", ""))
+            for aid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if meta and int(meta.get("chunk_count", 0)) > 0 and not meta.get(DUPLICATE_OF)
+        }
+
+    def lexical_chunk_count(self) -> int:
+        return self.count_chunks()
+
+    def lexical_articles(self, article_ids: Sequence[str]) -> Iterator[LexicalArticle]:
+        for batch in _batched(list(dict.fromkeys(article_ids)), 200):
+            records = self._articles.get(ids=batch, include=["metadatas"])
+            hashes = {
+                aid: str((meta or {}).get("content_hash", ""))
+                for aid, meta in zip(records["ids"], records["metadatas"] or [], strict=True)
+            }
+            got = self._chunks.get(
+                where={"article_id": {"$in": batch}}, include=["documents", "metadatas"]
+            )
+            grouped: dict[str, list[tuple[int, str, str, dict[str, Any]]]] = {}
+            for cid, doc, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            ):
+                m = meta or {}
+                grouped.setdefault(str(m["article_id"]), []).append(
+                    (int(m.get("position", 0)), cid, doc or "", m)
+                )
+            for aid, rows in grouped.items():
+                rows.sort(key=lambda r: (r[0], r[1]))
+                m = rows[0][3]
+                ts = m.get("published_ts")
+                yield LexicalArticle.from_texts(
+                    article_id=aid,
+                    content_hash=hashes.get(aid, ""),
+                    title=str(m.get("title", "")),
+                    outlet=m.get("outlet"),
+                    published_ts=int(ts) if ts is not None else None,
+                    scope=str(m.get("scope", GLOBAL_SCOPE)),
+                    chunks=[(cid, text) for _, cid, text, _ in rows],
+                )
 
     def get_articles(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:
         if not article_ids:
@@ -351,6 +660,75 @@ class ChromaIndex:
     def count_chunks(self) -> int:
         return int(self._chunks.count())
 
+    # --- near-duplicates -----------------------------------------------------------------
+
+    def store_copy(self, article: Article, lead_id: str) -> None:
+        lead = self._articles.get(ids=[lead_id], include=["embeddings"])
+        if not lead["ids"]:
+            raise StoreError(f"Cannot store a copy of {lead_id}: that article is not stored.")
+        # A copy has no chunks: any it had (as an earlier lead) go.
+        for batch in _batched(self._chunk_ids_of(article.id), self._max_batch):
+            self._chunks.delete(ids=batch)
+        self._lexical.remove(article.id)
+        meta = _clean(
+            {
+                "title": article.title,
+                "outlet": article.outlet,
+                "author": article.author,
+                "url": article.url,
+                "url_key": normalize_url(article.url) if article.url else None,
+                "published": _iso(article.published),
+                "published_ts": _ts(article.published),
+                "updated": _iso(article.updated),
+                "category": article.category,
+                "description": article.description,
+                "scope": article.scope,
+                "content_hash": article.content_hash,
+                "chunk_count": 0,
+                "ingested_at": datetime.now(UTC).isoformat(),
+                DUPLICATE_OF: lead_id,
+            }
+        )
+        self._articles.upsert(
+            ids=[article.id],
+            embeddings=[lead["embeddings"][0]],  # the story's vector is the lead's
+            documents=[article.body],
+            metadatas=[meta],
+        )
+
+    def copies_of(self, lead_ids: Sequence[str]) -> dict[str, list[StoredArticle]]:
+        wanted = list(dict.fromkeys(lead_ids))
+        if not wanted:
+            return {}
+        got = self._articles.get(where={DUPLICATE_OF: {"$in": wanted}}, include=["metadatas"])
+        found: dict[str, list[StoredArticle]] = {}
+        for aid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+            copy = _stored(aid, meta or {})
+            if copy.duplicate_of is not None:
+                found.setdefault(copy.duplicate_of, []).append(copy)
+        for copies in found.values():
+            copies.sort(key=lambda c: (c.ingested_at, c.id))
+        return found
+
+    def article_fields(
+        self, keys: Sequence[str], *, ids: Sequence[str] | None = None
+    ) -> dict[str, dict[str, MetaValue]]:
+        if ids is not None and not ids:
+            return {}
+        got = self._articles.get(
+            ids=list(dict.fromkeys(ids)) if ids is not None else None, include=["metadatas"]
+        )
+        return {
+            aid: {k: (meta or {})[k] for k in keys if k in (meta or {})}
+            for aid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+
+    def update_article_fields(self, updates: Mapping[str, Mapping[str, MetaValue | None]]) -> None:
+        ids = list(updates)
+        for lo in range(0, len(ids), self._max_batch):
+            batch = ids[lo : lo + self._max_batch]
+            self._articles.update(ids=batch, metadatas=[dict(updates[i]) for i in batch])
+
 
 def _newest_first(article: StoredArticle) -> tuple[int, float]:
     if article.published is None:
@@ -372,6 +750,7 @@ def _stored(article_id: str, meta: dict[str, Any]) -> StoredArticle:
         content_hash=str(meta.get("content_hash", "")),
         chunk_count=int(meta.get("chunk_count", 0)),
         ingested_at=_parse_iso(meta.get("ingested_at")) or datetime.fromtimestamp(0, UTC),
+        duplicate_of=meta.get(DUPLICATE_OF),
     )
 
 

@@ -96,11 +96,16 @@ class StoredArticle:
     content_hash: str
     chunk_count: int
     ingested_at: datetime
+    # A near-duplicate (e.g. a syndicated wire story) is stored as a copy of its lead
+    # article: its record and body, but no chunks of its own.
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A retrieved chunk with its score (cosine similarity, higher is better)."""
+    """A retrieved chunk with its score (higher is better: cosine similarity from a dense
+    search, the fused rank score from `Answerer.search`) and its cosine similarity to the
+    query (None where it was not computed)."""
 
     chunk_id: str
     article_id: str
@@ -113,6 +118,7 @@ class Passage:
     author: str | None
     published: datetime | None
     url: str | None
+    similarity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +130,8 @@ class Citation:
     author: str | None
     published: datetime | None
     url: str | None
+    # Outlets that published a copy of this article (it is cited once, for all of them).
+    also_reported_by: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -134,6 +142,7 @@ class Citation:
             "author": self.author,
             "published": self.published.isoformat() if self.published else None,
             "url": self.url,
+            "also_reported_by": list(self.also_reported_by),
         }
 
 

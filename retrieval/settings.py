@@ -48,7 +48,18 @@ class Settings(BaseSettings):
         default=DEFAULT_MODEL,
         description="A sentence-transformers model name or path; the default is bundled.",
     )
-    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedding_batch_size: int = Field(default=32, ge=1, le=4096)
+    # How vectors are computed (retrieval/embedding.py, retrieval/exported.py); an index
+    # holds the vectors of one backend only.
+    embedding_backend: Literal["torch-fp32", "torch-bf16", "onnx-int8", "openvino-int8"] = (
+        "openvino-int8"
+    )
+    embedding_threads: int = Field(
+        default=0, ge=0, le=256, description="Threads for bulk embedding; 0: every core."
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Exported models (made once); default DATA_DIR/models."
+    )
 
     # Chunking (in tokens of the embedding model's tokenizer)
     chunk_tokens: int = Field(default=200, ge=16, le=8192)
@@ -60,8 +71,32 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
     max_question_chars: int = Field(default=300, ge=10, le=4000)
 
+    # Retrieval (retrieval/hybrid.py): dense and BM25 rankings fused by reciprocal rank
+    rrf_k: int = Field(default=60, ge=1, le=10_000, description="k of reciprocal rank fusion.")
+    dense_weight: float = Field(default=0.3, ge=0, le=100, description="0: BM25 only.")
+    lexical_weight: float = Field(default=1.0, ge=0, le=100, description="0: dense only.")
+    max_chunks_per_article: int = Field(
+        default=3, ge=0, le=100, description="Diversity: chunks of one article; 0: no cap."
+    )
+    question_hints: bool = Field(
+        default=True, description="Read outlets and times named in questions as filters."
+    )
+
     # Ingest limits
     max_file_bytes: int = Field(default=10_000_000, ge=1)
+
+    # Fetching web pages and feeds (ingest/fetching.py)
+    fetch_max_bytes: int = Field(default=10_000_000, ge=1, description="Largest download.")
+    fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    fetch_read_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    fetch_allow_loopback: bool = Field(
+        default=False, description="Allow fetching from 127.0.0.1/::1 (tests, local use)."
+    )
+
+    # Feeds (ingest/feeds.py)
+    feed_poll_seconds: float = Field(
+        default=1800.0, ge=10, le=7 * 24 * 3600, description="How often each feed is polled."
+    )
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -98,9 +133,20 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _some_retrieval(self) -> Settings:
+        if self.dense_weight == 0 and self.lexical_weight == 0:
+            raise ValueError("NEWSBOT_DENSE_WEIGHT and NEWSBOT_LEXICAL_WEIGHT cannot both be 0")
+        return self
+
     @property
     def resolved_chroma_path(self) -> Path:
         return self.chroma_path if self.chroma_path is not None else self.data_dir / "chroma"
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        cache = self.model_cache_dir
+        return cache if cache is not None else self.data_dir / "models"
 
 
 def env_name(field_name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import pytest
 
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.settings import Settings
+from tests.web_server import WebServer, serving
 
 if TYPE_CHECKING:
     from ingest.services import Services
@@ -35,7 +37,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in list(os.environ):
         if name.startswith("NEWSBOT_") or name == "DISCORD_TOKEN":
             monkeypatch.delenv(name)
-    return Settings(data_dir=tmp_path / "data")
+    # Tests share the session's torch model (`embedder`), also through the CLI; the other
+    # backends have their own tests (tests/test_embedding_backends.py).
+    monkeypatch.setenv("NEWSBOT_EMBEDDING_BACKEND", "torch-fp32")
+    return Settings(data_dir=tmp_path / "data", embedding_backend="torch-fp32")
 
 
 @pytest.fixture
@@ -47,3 +52,9 @@ def services(
     # Share the session's loaded model instead of loading one per test.
     monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
     return build_services(settings)
+
+
+@pytest.fixture
+def web() -> Iterator[WebServer]:
+    """A web server on 127.0.0.1 (see tests/web_server.py)."""
+    yield from serving()

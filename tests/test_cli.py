@@ -21,7 +21,16 @@ pytestmark = pytest.mark.skipif(not SEED.exists(), reason="needs ../shared/data/
 SEED_TITLE = (
     "NATO About to Give Written Response to Russia's Security Guarantees Proposals, Report Claims"
 )
-CITATION_KEYS = {"n", "article_id", "title", "outlet", "author", "published", "url"}
+CITATION_KEYS = {
+    "n",
+    "article_id",
+    "title",
+    "outlet",
+    "author",
+    "published",
+    "url",
+    "also_reported_by",
+}
 
 
 @pytest.fixture

@@ -11,9 +11,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.permissions import require_admin
-from bot.render import ingest_report_text, sources_embed, trim
+from bot.render import ingest_report_text, safe, sources_embed, trim
 from bot.scopes import guild_scope, visible_scopes
+from ingest.dedupe import forget_story
+from ingest.fetching import Fetcher
 from ingest.loaders import LoadItem, article_from_text, load_bytes
+from ingest.webpages import load_url
 from retrieval.dates import parse_day
 from retrieval.errors import InputError, NotFoundError
 from retrieval.models import GLOBAL_SCOPE, StoredArticle
@@ -62,7 +65,7 @@ class LibraryCog(commands.Cog):
         file="An article file: .txt, .html, .json or .jsonl",
         text="Or paste the article text",
         title="Title of the pasted text",
-        url="Link to the pasted article",
+        url="Or a link to an article page to fetch (with text: the pasted article's link)",
         outlet="Outlet of the pasted article",
         published="Publication day of the pasted article (YYYY-MM-DD)",
     )
@@ -81,8 +84,9 @@ class LibraryCog(commands.Cog):
         self._require_admin(interaction)
         assert interaction.guild_id is not None  # guild_only
         scope = guild_scope(interaction.guild_id)
-        if (file is None) == (text is None):
-            raise InputError("Give either a file or text to ingest (one of them).")
+        fetch = url if file is None and text is None else None
+        if fetch is None and (file is None) == (text is None):
+            raise InputError("Give a file, text or a url to ingest (one of them).")
         limit = self.settings.max_file_bytes
         if file is not None and file.size > limit:
             raise InputError(
@@ -91,7 +95,10 @@ class LibraryCog(commands.Cog):
         when = parse_day(published, end_of_day=False, name="published") if published else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         items: list[LoadItem]
-        if file is not None:
+        if fetch is not None:
+            fetcher = Fetcher.from_settings(self.settings)
+            items = await asyncio.to_thread(load_url, fetch, fetcher, scope=scope)
+        elif file is not None:
             data = await file.read()
             items = load_bytes(data, name=file.filename, max_bytes=limit, scope=scope)
         else:
@@ -124,18 +131,21 @@ class LibraryCog(commands.Cog):
         self._require_admin(interaction)
         scopes = self._forgettable_scopes(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        removed = await asyncio.to_thread(self.services.index.forget, article, scopes=scopes)
-        if removed is None:
+        forgotten = await asyncio.to_thread(
+            forget_story, self.services.index, self.services.ingester, article, scopes=scopes
+        )
+        if forgotten is None:
             raise NotFoundError(
                 f"No article of this server has the id or URL {trim(article, 200)!r}: "
                 "pick one from the list."
             )
         self.services.answerer.invalidate_stats()
-        await interaction.followup.send(
-            f"Forgot “{trim(removed.title, 300)}” ({removed.chunk_count} chunks).",
-            ephemeral=True,
-            allowed_mentions=NONE,
-        )
+        removed = forgotten.article
+        text = f"Forgot “{trim(removed.title, 300)}” ({removed.chunk_count} chunks)."
+        if forgotten.promoted is not None:
+            copy = forgotten.promoted
+            text += f" Its copy from {safe(copy.outlet or copy.title)} now stands in for it."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NONE)
 
     @forget.autocomplete("article")
     async def _article_choices(

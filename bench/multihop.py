@@ -1,0 +1,591 @@
+"""Retrieval quality on MultiHop-RAG, scored exactly as the paper's retrieval_evaluate.py.
+
+    .venv/bin/python bench/multihop.py               # prints the tables, updates docs/benchmarks.md
+    .venv/bin/python bench/multihop.py --no-write    # prints only
+    .venv/bin/python bench/multihop.py --limit 300   # a quick look at the first 300 queries
+    newsbot search --json --top-k 10 - < questions.txt > ranked.jsonl
+    .venv/bin/python bench/multihop.py --rescore ranked.jsonl   # score `newsbot search` output
+
+The corpus is ingested with the product's own pipeline into `.bench-cache/multihop-<key>/`,
+where the key hashes the corpus bytes and the settings that shape the index (model, backend,
+chunk size and overlap); a later run with the same key reuses it. Every query goes through
+`Answerer.search`, the search `newsbot search --json` and the bot use, at top 10. With
+`--dump FILE` the final configuration's results are written in the `newsbot search --json`
+format, so anyone can re-score them.
+
+Scoring (upstream's calculate_metrics): a retrieved chunk is relevant if a gold evidence
+`fact`, spaces and newlines removed, is a substring of the chunk text with spaces and newlines
+removed (case-sensitive). Null queries are left out. Hits@10 / Hits@4: a relevant chunk in the
+top 10 / 4. MRR@10: 1 / rank of the first relevant chunk. MAP@10: for each rank r, the number
+of gold facts first covered at r, divided by r, summed, over min(number of facts, 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# `python bench/x.py` puts bench/ first on the path, where bench/ingest.py would shadow the
+# `ingest` package: the repository goes first.
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data" / "multihop_rag"
+CACHE = REPO / ".bench-cache"
+DOCS = REPO / "docs" / "benchmarks.md"
+START, END = "<!-- multihop:start -->", "<!-- multihop:end -->"
+COMMAND = "python bench/multihop.py"
+# Bump when the way the benchmark index is built changes in a way the key does not see.
+INDEX_VERSION = 1
+TOP_K = 10
+# MultiHop questions run to 650 characters; the product's default limit is 300.
+QUESTION_CHARS = 1000
+TYPES = ("inference_query", "comparison_query", "temporal_query")
+TARGETS = {"hits10": 0.85, "hits4": 0.75, "mrr10": 0.65}
+# The paper's Table (retrieval without and with a reranker), chunks of 256 tokens.
+PAPER = (
+    ("paper: bge-large-en-v1.5, no reranker", 0.6718, 0.5221, 0.4298),
+    ("paper best: voyage-02 + bge-reranker-large", 0.7467, 0.6625, 0.586),
+)
+# Abstention: the operating point must abstain on at least this share of null queries...
+ABSTAIN_NULL_TARGET = 0.5
+# ...while wrongly abstaining on at most this share of answerable ones.
+ABSTAIN_ANSWERABLE_LIMIT = 0.05
+
+
+def squash(text: str) -> str:
+    return text.replace(" ", "").replace("\n", "")
+
+
+@dataclass(slots=True)
+class QueryScore:
+    hit10: bool
+    hit4: bool
+    rr: float
+    ap: float
+    all_facts: bool
+
+
+def score_query(chunks: Sequence[str], facts: Sequence[str]) -> QueryScore:
+    """One query, as upstream's calculate_metrics computes it."""
+    gold = [squash(f) for f in facts]
+    retrieved = [squash(c) for c in chunks[:TOP_K]]
+    first: int | None = None
+    hit4 = False
+    ap = 0.0
+    found: list[str] = []
+    for rank, text in enumerate(retrieved, start=1):
+        if any(g in text for g in gold):
+            if first is None:
+                first = rank
+            if rank <= 4:
+                hit4 = True
+            count = 0
+            for g in gold:
+                if g in text and g not in found:
+                    count += 1
+                    found.append(g)
+            ap += count / rank
+    all_facts = all(any(g in t for t in retrieved) for g in gold)
+    return QueryScore(
+        hit10=first is not None,
+        hit4=hit4,
+        rr=1.0 / first if first else 0.0,
+        ap=ap / min(len(gold), 10) if gold else 0.0,
+        all_facts=all_facts,
+    )
+
+
+@dataclass(slots=True)
+class Scores:
+    n: int
+    hits10: float
+    hits4: float
+    mrr10: float
+    map10: float
+    all_facts: float
+    by_type: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # n, hits10, mrr
+    seconds: float = 0.0
+
+
+def aggregate(scores: Sequence[QueryScore], types: Sequence[str], seconds: float = 0.0) -> Scores:
+    def mean(values: Iterable[float]) -> float:
+        vals = list(values)
+        return sum(vals) / len(vals) if vals else 0.0
+
+    by_type = {}
+    for t in TYPES:
+        these = [s for s, ty in zip(scores, types, strict=True) if ty == t]
+        if these:
+            by_type[t] = (len(these), mean(s.hit10 for s in these), mean(s.rr for s in these))
+    return Scores(
+        n=len(scores),
+        hits10=mean(s.hit10 for s in scores),
+        hits4=mean(s.hit4 for s in scores),
+        mrr10=mean(s.rr for s in scores),
+        map10=mean(s.ap for s in scores),
+        all_facts=mean(s.all_facts for s in scores),
+        by_type=by_type,
+        seconds=seconds,
+    )
+
+
+# --- the index -------------------------------------------------------------------------------
+
+
+def index_key(corpus: bytes, settings: Any) -> str:
+    h = hashlib.sha256()
+    h.update(corpus)
+    for part in (
+        INDEX_VERSION,
+        settings.embedding_model,
+        settings.embedding_backend,
+        settings.chunk_tokens,
+        settings.chunk_overlap_tokens,
+    ):
+        h.update(f"\x00{part}".encode())
+    return h.hexdigest()[:16]
+
+
+def open_index(corpus_path: Path, overrides: dict[str, Any]) -> tuple[Any, float | None, str]:
+    """Services over the cached benchmark index (built first if missing): (services, ingest
+    seconds or None when reused, key)."""
+    from ingest.loaders import load_file
+    from ingest.services import build_services
+    from retrieval.settings import load_settings
+
+    corpus = corpus_path.read_bytes()
+    probe = load_settings(**overrides)
+    key = index_key(corpus, probe)
+    data_dir = CACHE / f"multihop-{key}"
+    marker = data_dir / "complete.json"
+    settings = load_settings(**overrides, data_dir=data_dir, max_question_chars=QUESTION_CHARS)
+    if marker.exists():
+        return build_services(settings), None, key
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # an interrupted build
+    data_dir.mkdir(parents=True)
+    services = build_services(settings)
+    print(f"Ingesting {corpus_path} into {data_dir} (once per corpus and settings)...", flush=True)
+    started = time.perf_counter()
+    items = load_file(corpus_path, max_bytes=max(settings.max_file_bytes, len(corpus) + 1))
+    report = services.ingester.ingest(items)
+    seconds = time.perf_counter() - started
+    services.answerer.invalidate_stats()
+    marker.write_text(json.dumps({"key": key, **report.to_json(), "items": None}), "utf-8")
+    return services, seconds, key
+
+
+class MemoEmbedder:
+    """The product's embedder, remembering query vectors so that the configurations compared
+    here embed each question once (the vectors are the same either way)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._memo: dict[str, Any] = {}
+
+    def embed_query(self, text: str) -> Any:
+        if text not in self._memo:
+            self._memo[text] = self._inner.embed_query(text)
+        return self._memo[text]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    name: str
+    fusion: Any
+    question_hints: bool
+
+
+def configurations(settings: Any) -> list[Config]:
+    from retrieval.hybrid import FusionConfig
+
+    final = FusionConfig.from_settings(settings)
+    plain = {"max_per_article": 0}
+    return [
+        Config(
+            "dense only (cosine, Chroma)",
+            FusionConfig(dense_weight=1.0, lexical_weight=0.0, **plain),
+            False,
+        ),
+        Config("BM25 only", FusionConfig(dense_weight=0.0, lexical_weight=1.0, **plain), False),
+        Config("hybrid: dense + BM25, RRF", final, False),
+        Config(
+            "final: hybrid + outlets/times read from the question", final, settings.question_hints
+        ),
+    ]
+
+
+def make_answerer(
+    services: Any, embedder: Any, config: Config, threshold: float | None = None
+) -> Any:
+    from retrieval.answering import Answerer
+
+    s = services.settings
+    return Answerer(
+        services.index,
+        embedder,
+        top_k=TOP_K,
+        max_quotes=s.max_quotes,
+        abstain_threshold=s.abstain_threshold if threshold is None else threshold,
+        max_question_chars=QUESTION_CHARS,
+        fusion=config.fusion,
+        question_hints=config.question_hints,
+    )
+
+
+def run_config(
+    answerer: Any, queries: Sequence[dict[str, Any]], progress: Callable[[int], None]
+) -> tuple[list[list[Any]], float]:
+    started = time.perf_counter()
+    results = []
+    for i, q in enumerate(queries):
+        results.append(answerer.search(q["query"], k=TOP_K))
+        progress(i + 1)
+    return results, time.perf_counter() - started
+
+
+def _progress(label: str, total: int) -> Callable[[int], None]:
+    tty = sys.stderr.isatty()
+
+    def show(done: int) -> None:
+        if done == total or (tty and done % 25 == 0):
+            end = "\n" if done == total else "\r"
+            print(f"  {label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+# --- abstention ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AbstainPoint:
+    threshold: float
+    null_abstained: float
+    answerable_abstained: float
+
+
+def abstention_curve(
+    signals: Sequence[tuple[bool, float, bool]], thresholds: Sequence[float]
+) -> list[AbstainPoint]:
+    """signals: (is_null, best similarity, answered when the similarity test is off)."""
+    nulls = [s for s in signals if s[0]]
+    answerable = [s for s in signals if not s[0]]
+    points = []
+    for t in thresholds:
+
+        def abstains(s: tuple[bool, float, bool], t: float = t) -> bool:
+            return (not s[2]) or s[1] < t
+
+        points.append(
+            AbstainPoint(
+                t,
+                sum(map(abstains, nulls)) / max(len(nulls), 1),
+                sum(map(abstains, answerable)) / max(len(answerable), 1),
+            )
+        )
+    return points
+
+
+def operating_point(points: Sequence[AbstainPoint]) -> AbstainPoint | None:
+    """The threshold that abstains on most null queries within the answerable limit."""
+    ok = [p for p in points if p.answerable_abstained <= ABSTAIN_ANSWERABLE_LIMIT]
+    return max(ok, key=lambda p: (p.null_abstained, -p.threshold)) if ok else None
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def results_table(rows: Sequence[tuple[str, Scores | tuple[float, float, float]]]) -> str:
+    head = (
+        "| configuration | Hits@10 | Hits@4 | MRR@10 | MAP@10 | all facts in top 10 | "
+        "Hits@10 inference / comparison / temporal | seconds |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for name, s in rows:
+        if isinstance(s, Scores):
+            per = " / ".join(f"{s.by_type[t][1]:.4f}" for t in TYPES if t in s.by_type)
+            lines.append(
+                f"| {name} | {s.hits10:.4f} | {s.hits4:.4f} | {s.mrr10:.4f} | {s.map10:.4f} | "
+                f"{s.all_facts:.4f} | {per} | {s.seconds:.0f} |"
+            )
+        else:
+            h10, h4, mrr = s
+            lines.append(f"| {name} | {h10:.4f} | {h4:.4f} | {mrr:.4f} | | | | |")
+    return "\n".join(lines)
+
+
+def type_table(s: Scores) -> str:
+    lines = ["| question type | queries | Hits@10 | MRR@10 |", "|---|---|---|---|"]
+    for t in TYPES:
+        if t in s.by_type:
+            n, h, m = s.by_type[t]
+            lines.append(f"| {t.removesuffix('_query')} | {n} | {h:.4f} | {m:.4f} |")
+    return "\n".join(lines)
+
+
+def curve_table(points: Sequence[AbstainPoint], current: float, chosen: float | None) -> str:
+    lines = [
+        "| threshold | null queries abstained | answerable queries wrongly abstained |",
+        "|---|---|---|",
+    ]
+    for p in points:
+        mark = []
+        if abs(p.threshold - current) < 1e-9:
+            mark.append("default")
+        if chosen is not None and abs(p.threshold - chosen) < 1e-9:
+            mark.append("best within 5%")
+        label = f"{p.threshold:.3f}" + (f" ({', '.join(mark)})" if mark else "")
+        lines.append(f"| {label} | {p.null_abstained:.1%} | {p.answerable_abstained:.1%} |")
+    return "\n".join(lines)
+
+
+def write_section(text: str, docs: Path = DOCS) -> None:
+    """Replace only this benchmark's section (re-read just now: others edit this file)."""
+    current = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
+    if START in current and END in current:
+        head, _, rest = current.partition(START)
+        _, _, tail = rest.partition(END)
+        updated = head + text + tail
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text + "\n"
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(updated, encoding="utf-8")
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=95, break_on_hyphens=False, break_long_words=False)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def rescore(path: Path, queries: Sequence[dict[str, Any]]) -> int:
+    by_question = {" ".join(q["query"].split()): q for q in queries}
+    scores, types = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        q = by_question.get(" ".join(str(row.get("query", "")).split()))
+        if q is None or q["question_type"] == "null_query":
+            continue
+        texts = [r["text"] for r in sorted(row["results"], key=lambda r: r["rank"])]
+        scores.append(score_query(texts, [e["fact"] for e in q["evidence_list"]]))
+        types.append(q["question_type"])
+    print(results_table([(path.name, aggregate(scores, types))]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="MultiHop-RAG directory")
+    parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument("--limit", type=int, help="only the first N queries (not written)")
+    parser.add_argument("--only-final", action="store_true", help="only the final configuration")
+    parser.add_argument(
+        "--no-abstention", action="store_true", help="skip the abstention curve (not written)"
+    )
+    parser.add_argument("--dump", type=Path, help="write the final results as search JSON lines")
+    parser.add_argument("--rescore", type=Path, help="score `newsbot search --json` output")
+    args = parser.parse_args(argv)
+    queries_path, corpus_path = args.data / "MultiHopRAG.json", args.data / "corpus.json"
+    if not queries_path.exists() or not corpus_path.exists():
+        print(f"MultiHop-RAG not found in {args.data}", file=sys.stderr)
+        return 2
+    all_queries = json.loads(queries_path.read_text(encoding="utf-8"))
+    if args.rescore:
+        return rescore(args.rescore, all_queries)
+    if args.limit:
+        all_queries = all_queries[: args.limit]
+    started = time.perf_counter()
+
+    services, ingest_seconds, _key = open_index(corpus_path, {})
+    settings = services.settings
+    embedder = MemoEmbedder(services.embedder)
+    answerable = [q for q in all_queries if q["question_type"] != "null_query"]
+    nulls = [q for q in all_queries if q["question_type"] == "null_query"]
+    types = [q["question_type"] for q in answerable]
+
+    chunks = list(services.index.iter_chunks())
+    squashed = [squash(text) for _, text, _ in chunks]
+    facts = {squash(e["fact"]) for q in answerable for e in q["evidence_list"]}
+    unchunked = sum(1 for f in facts if not any(f in c for c in squashed))
+    max_tokens = max((t for _, _, t in chunks), default=0)
+    articles = services.index.stats().articles
+
+    configs = configurations(settings)
+    if args.only_final:
+        configs = configs[-1:]
+    rows: list[tuple[str, Scores | tuple[float, float, float]]] = []
+    final_results: list[list[Any]] = []
+    final_scores: Scores | None = None
+    for config in configs:
+        answerer = make_answerer(services, embedder, config)
+        results, seconds = run_config(answerer, answerable, _progress(config.name, len(answerable)))
+        scores = [
+            score_query([p.text for p in ps], [e["fact"] for e in q["evidence_list"]])
+            for ps, q in zip(results, answerable, strict=True)
+        ]
+        agg = aggregate(scores, types, seconds)
+        rows.append((config.name, agg))
+        final_results, final_scores = results, agg
+    rows.extend((name, (h10, h4, mrr)) for name, h10, h4, mrr in PAPER)
+    assert final_scores is not None
+
+    if args.no_abstention:
+        print(results_table(rows))
+        print()
+        print(type_table(final_scores))
+        print(f"Total {time.perf_counter() - started:.0f} s.")
+        return 0
+    # Abstention, with the final configuration: answer every query with the similarity test
+    # off, then read off which thresholds would have abstained.
+    final = configs[-1]
+    open_answerer = make_answerer(services, embedder, final, threshold=-1.0)
+    signals: list[tuple[bool, float, bool]] = []
+    abstain_started = time.perf_counter()
+    progress = _progress("answers (abstention)", len(answerable) + len(nulls))
+    final_by_query = {q["query"]: ps for q, ps in zip(answerable, final_results, strict=True)}
+    for i, q in enumerate([*answerable, *nulls]):
+        passages = final_by_query.get(q["query"])
+        if passages is None:
+            passages = open_answerer.search(q["query"], k=TOP_K)
+        best = max((p.similarity or 0.0 for p in passages), default=0.0)
+        answer = open_answerer.answer(q["query"])
+        signals.append((q["question_type"] == "null_query", best, answer.answered))
+        progress(i + 1)
+    abstain_seconds = time.perf_counter() - abstain_started
+    thresholds = [round(0.30 + 0.025 * i, 3) for i in range(13)]
+    points = abstention_curve(signals, thresholds)
+    chosen = operating_point(points)
+    at_default = abstention_curve(signals, [settings.abstain_threshold])[0]
+
+    if args.dump:
+        with args.dump.open("w", encoding="utf-8") as out:
+            for q, ps in zip(answerable, final_results, strict=True):
+                out.write(json.dumps(_search_json(q["query"], ps), ensure_ascii=False) + "\n")
+
+    total = time.perf_counter() - started
+    report = results_table(rows)
+    print(report)
+    print()
+    print(type_table(final_scores))
+    print()
+    print(curve_table(points, settings.abstain_threshold, chosen.threshold if chosen else None))
+    verdicts = []
+    for name, target in TARGETS.items():
+        value = getattr(final_scores, name)
+        verdicts.append(f"{name} {value:.4f} {'>=' if value >= target else '<'} {target}")
+    print("\nTargets: " + "; ".join(verdicts))
+    print(
+        f"Abstention at NEWSBOT_ABSTAIN_THRESHOLD={settings.abstain_threshold}: "
+        f"{at_default.null_abstained:.1%} of null queries, "
+        f"{at_default.answerable_abstained:.1%} of answerable ones."
+    )
+    print(f"Total {total:.0f} s.")
+    if args.no_write or args.limit:
+        return 0
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    built = (
+        f"built in {ingest_seconds:.0f} s"
+        if ingest_seconds is not None
+        else "reused from .bench-cache (delete it to rebuild)"
+    )
+    non_default = _non_default_retrieval_settings(settings)
+    intro = _wrap(
+        f"`{COMMAND}` on {today}, {os.cpu_count()} CPU cores, {total:.0f} s in all (index "
+        f"{built}; questions embedded once and shared by the configurations). "
+        f"{articles} articles of MultiHop-RAG's corpus.json in {len(chunks)} chunks of at most "
+        f"{max_tokens} tokens of the embedding model's tokenizer (the paper: 256), model "
+        f"{settings.embedding_model} ({settings.embedding_backend}), no reranker. "
+        f"{len(answerable)} queries ({len(nulls)} null queries left out), top 10, scored as "
+        "the paper's retrieval_evaluate.py. Every configuration runs `Answerer.search`, the "
+        "search behind `newsbot search --json` and the bot; the last row is what they do "
+        f"with the default settings{non_default}. Targets: Hits@10 >= 0.85, Hits@4 >= 0.75, "
+        f"MRR@10 >= 0.65. Gold facts not contained whole in any stored chunk: {unchunked} of "
+        f"{len(facts)} (a chunking limit no ranking can fix)."
+    )
+    abstain_text = _wrap(
+        f"Abstention, final configuration: each of the {len(answerable)} answerable and "
+        f"{len(nulls)} null queries answered with the similarity test off; a query abstains "
+        "at threshold t when the best retrieved chunk's cosine similarity is below t or when "
+        "no retrieved sentence can answer it (no shared term, or a number of the question "
+        f"missing). {abstain_seconds:.0f} s. At the default NEWSBOT_ABSTAIN_THRESHOLD="
+        f"{settings.abstain_threshold}: {at_default.null_abstained:.1%} of null queries "
+        f"abstained, {at_default.answerable_abstained:.1%} of answerable ones. Target: at "
+        "least 50% and at most 5%."
+    )
+    section = (
+        f"{START}\n{intro}\n\n{report}\n\nBy question type (final configuration):\n\n"
+        f"{type_table(final_scores)}\n\n{abstain_text}\n\n"
+        f"{curve_table(points, settings.abstain_threshold, chosen.threshold if chosen else None)}"
+        f"\n{END}"
+    )
+    write_section(section)
+    print(f"Updated {DOCS.relative_to(REPO)}.")
+    return 0
+
+
+def _non_default_retrieval_settings(settings: Any) -> str:
+    from retrieval.settings import Settings
+
+    names = (
+        "rrf_k",
+        "dense_weight",
+        "lexical_weight",
+        "max_chunks_per_article",
+        "question_hints",
+        "abstain_threshold",
+        "chunk_tokens",
+        "chunk_overlap_tokens",
+        "embedding_backend",
+    )
+    changed = [
+        f"NEWSBOT_{n.upper()}={getattr(settings, n)}"
+        for n in names
+        if getattr(settings, n) != Settings.model_fields[n].default
+    ]
+    return f" (here with {', '.join(changed)})" if changed else ""
+
+
+def _search_json(query: str, passages: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "query": query,
+        "results": [
+            {
+                "rank": rank,
+                "score": round(p.score, 6),
+                "chunk_id": p.chunk_id,
+                "article_id": p.article_id,
+                "text": p.text,
+                "title": p.title,
+                "outlet": p.outlet,
+                "published": p.published.isoformat() if p.published else None,
+                "url": p.url,
+            }
+            for rank, p in enumerate(passages, start=1)
+        ],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

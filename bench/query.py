@@ -1,0 +1,305 @@
+"""Answer latency: end-to-end `Answerer.answer` (what the bot runs for /ask), p50/p95/p99
+over MultiHop-RAG questions, at the corpus' size and at 100k chunks, each measured in a
+fresh bot-like process whose peak memory is reported.
+
+    .venv/bin/python bench/query.py              # prints the table, updates docs/benchmarks.md
+    .venv/bin/python bench/query.py --no-write   # prints only
+    .venv/bin/python bench/query.py --profile 200  # and a cProfile of 200 answers at 100k
+
+The indexes are built with the product's pipeline and default settings into
+`.bench-cache/query-<key>/` (the key hashes the corpus and the settings that shape the index)
+and reused by later runs. The 100k-chunk index adds perturbed copies of every article as
+distinct articles: each copy has its own URL and a publication date moved by a few days,
+the same outlet, title and text (so its chunks are the same spans), and chunk vectors that
+are the original's plus Gaussian noise (cosine about 0.95 to it) instead of being embedded
+again, which would take an hour of CPU and measure nothing about answering.
+
+The bot-like process loads what `newsbot bot` loads (services, the model warmed up, the
+discord.py bot module) and answers the questions one after another on one thread, as one
+/ask does; questions are those of at most 300 characters (NEWSBOT_MAX_QUESTION_CHARS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import io
+import json
+import pstats
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    CORPUS,
+    QUERIES,
+    REPO,
+    base_index,
+    index_root,
+    load,
+    machine,
+    peak_rss_mb,
+    percentile,
+    questions,
+    settings_for,
+    table,
+    today,
+    write_section,
+)
+
+COMMAND = "python bench/query.py"
+TARGET_CHUNKS = 100_000
+NOISE_SIGMA = 0.016  # per dimension: cosine to the original about 1 / sqrt(1 + 384 s^2) = 0.95
+QUESTIONS = 600
+TARGETS = {"p50": 20.0, "p95": 50.0, "rss": 1024.0}
+
+
+class ReusingEmbedder:
+    """The product's embedder for tokens; for texts already in the index, their stored
+    vector plus noise instead of the model's."""
+
+    def __init__(self, inner: Any, known: dict[str, Any], seed: int = 0) -> None:
+        import numpy as np
+
+        self._inner = inner
+        self._known = known
+        self._rng = np.random.default_rng(seed)
+
+    def embed_documents(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        from retrieval.embedding import normalized
+
+        missing = [t for t in texts if t not in self._known]
+        if missing:
+            for t, v in zip(missing, self._inner.embed_documents(missing), strict=True):
+                self._known[t] = v
+        base = np.stack([self._known[t] for t in texts])
+        return normalized(base + self._rng.normal(0.0, NOISE_SIGMA, base.shape))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def grow(corpus: Path, base: Path, data: Path, target: int) -> dict[str, Any]:
+    import numpy as np
+
+    from ingest.chunking import Chunker
+    from ingest.dedupe import StoryTracker
+    from ingest.loaders import Loaded, load_file
+    from ingest.pipeline import Ingester
+    from ingest.services import build_services
+
+    shutil.copytree(base, data)
+    services = build_services(settings_for(data))
+    index = services.index
+    known: dict[str, Any] = {}
+    offset = 0
+    while True:  # every stored chunk's vector, keyed by the text the model embedded
+        got = index._chunks.get(
+            limit=5000, offset=offset, include=["embeddings", "documents", "metadatas"]
+        )
+        if not got["ids"]:
+            break
+        for doc, meta, vec in zip(
+            got["documents"], got["metadatas"], got["embeddings"], strict=True
+        ):
+            known[f"{meta['title']}\n{doc}"] = np.asarray(vec, dtype=np.float32)
+        offset += len(got["ids"])
+    embedder = ReusingEmbedder(services.embedder, known)
+    s = services.settings
+    chunker = Chunker(embedder, chunk_tokens=s.chunk_tokens, overlap_tokens=s.chunk_overlap_tokens)
+    ingester = Ingester(index, embedder, chunker, tracker=StoryTracker(index))
+    originals = [
+        item.article
+        for item in load_file(corpus, max_bytes=corpus.stat().st_size + 1)
+        if isinstance(item, Loaded)
+    ]
+    started = time.perf_counter()
+    copy = 0
+    while index.count_chunks() < target:
+        copy += 1
+        batch = [
+            Loaded(
+                f"copy {copy} of {a.id}",
+                dataclasses.replace(
+                    a,
+                    id="",
+                    url=f"https://copies.bench.invalid/{copy}/{a.id}",
+                    published=a.published + timedelta(days=3 * copy) if a.published else None,
+                ),
+            )
+            for a in originals
+        ]
+        ingester.ingest(batch)
+        print(f"  copy {copy}: {index.count_chunks()} chunks", file=sys.stderr, flush=True)
+    return {"seconds": time.perf_counter() - started, "chunks": index.count_chunks()}
+
+
+# --- measuring (a fresh, bot-like child process) ------------------------------------------------
+
+
+def measure(data: Path, asked: Sequence[str], profile: int) -> dict[str, Any]:
+    from bot.app import warm_up
+    from ingest.services import build_services
+
+    started = time.perf_counter()
+    services = build_services(settings_for(data))
+    warm_up(services)  # what the bot does before connecting
+    startup = time.perf_counter() - started
+    answerer = services.answerer
+    for q in asked[:20]:  # the first answers touch cold pages of the index
+        answerer.answer(q)
+    latencies: list[float] = []
+    answered = 0
+    for q in asked:
+        t0 = time.perf_counter()
+        answer = answerer.answer(q)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        answered += answer.answered
+    embed: list[float] = []
+    for q in asked[:200]:
+        t0 = time.perf_counter()
+        services.embedder.embed_query(q)
+        embed.append((time.perf_counter() - t0) * 1000)
+    result: dict[str, Any] = {
+        "chunks": services.index.count_chunks(),
+        "articles": services.index.stats().articles,
+        "latencies": latencies,
+        "embed_ms": embed,
+        "answered": answered,
+        "startup": startup,
+        "rss_mb": peak_rss_mb(),
+        "backend": services.embedder.backend,
+    }
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for q in asked[:profile]:
+            answerer.answer(q)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        result["profile"] = out.getvalue()
+    return result
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, *args], text=True, stdout=subprocess.PIPE, check=False, cwd=REPO
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step {args[:2]} failed")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--questions", type=int, default=QUESTIONS)
+    parser.add_argument("--chunks", type=int, default=TARGET_CHUNKS, help="the grown size")
+    parser.add_argument("--profile", type=int, default=0, help="profile N answers at 100k")
+    parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    asked = questions(args.questions)
+    if args.child == "grow":
+        print(json.dumps(grow(args.corpus, args.base, args.data, args.chunks)))
+        return 0
+    if args.child == "measure":
+        print(json.dumps(measure(args.data, asked, args.profile)))
+        return 0
+    if not args.corpus.exists() or not QUERIES.exists():
+        print("MultiHop-RAG not found in ../shared/data", file=sys.stderr)
+        return 2
+
+    base = base_index(args.corpus)
+    big = index_root(args.corpus) / f"grown-{args.chunks}"
+    if not (big / "complete.json").exists():
+        shutil.rmtree(big, ignore_errors=True)
+        print(f"Building {big} (once) ...", flush=True)
+        grow_args = ["--base", str(base), "--chunks", str(args.chunks)]
+        built = run_child(
+            ["--child", "grow", "--data", str(big), "--corpus", str(args.corpus), *grow_args]
+        )
+        (big / "complete.json").write_text(json.dumps(built), encoding="utf-8")
+    rows = []
+    results = []
+    for label, data, profile in (("corpus", base, 0), (f"{args.chunks // 1000}k", big, 1)):
+        loadavg = load()
+        print(f"Answering {len(asked)} questions at {label} ...", flush=True)
+        extra = ["--profile", str(args.profile)] if profile and args.profile else []
+        r = run_child(
+            ["--child", "measure", "--data", str(data), "--questions", str(args.questions), *extra]
+        )
+        results.append(r)
+        lat = r["latencies"]
+        rows.append(
+            [
+                f"{r['chunks']:,} chunks ({r['articles']:,} articles)",
+                len(lat),
+                f"{percentile(lat, 50):.1f}",
+                f"{percentile(lat, 95):.1f}",
+                f"{percentile(lat, 99):.1f}",
+                f"{percentile(r['embed_ms'], 50):.1f}",
+                f"{r['answered'] / len(lat):.0%}",
+                f"{r['rss_mb']:.0f}",
+                f"{r['startup']:.1f}",
+                loadavg,
+            ]
+        )
+        if r.get("profile"):
+            print(r["profile"])
+    header = [
+        "index",
+        "questions",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "query embedding p50 ms",
+        "answered",
+        "peak RSS MB",
+        "start s",
+        "load",
+    ]
+    report = table(header, rows)
+    print()
+    print(report)
+    big_r = results[-1]
+    verdict = (
+        f"At {big_r['chunks']:,} chunks: p50 {percentile(big_r['latencies'], 50):.1f} ms "
+        f"(target <= {TARGETS['p50']:.0f}), p95 {percentile(big_r['latencies'], 95):.1f} ms "
+        f"(target <= {TARGETS['p95']:.0f}), peak RSS {big_r['rss_mb']:.0f} MB "
+        f"(target <= {TARGETS['rss']:.0f})."
+    )
+    print(verdict)
+    if args.no_write:
+        return 0
+    intro = (
+        f"`{COMMAND}` on {today()}, {machine()}, embedding backend {big_r['backend']} "
+        "(the default). End-to-end `Answerer.answer` (query embedding, dense and BM25 "
+        "search, fusion, quote selection and verification against the stored article) for "
+        f"{len(asked)} MultiHop-RAG questions of at most 300 characters, one at a time, in a "
+        "fresh bot-like process (services built, model warmed up, the bot module loaded; "
+        "peak RSS is that process's). The larger index adds perturbed copies of every "
+        "article as distinct articles (own URL and date, noisy copies of the chunk vectors; "
+        "see the script's docstring). load is the 1/5-minute load average at the start."
+    )
+    write_section("query", f"{intro}\n\n{report}\n\n{verdict}")
+    print(f"Updated {Path('docs/benchmarks.md')}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,808 @@
+"""The lexical (BM25) index over the stored chunks, derived from Chroma.
+
+Chroma is the source of truth; this index is a derived copy of what it needs to rank chunks
+by the words they share with a question (Chroma's own sparse/BM25 search is not available in
+the local build). It lives in memory, with precomputed postings, so that a query only touches
+the postings of its own terms; it persists as a snapshot (`<name>.npz`) plus an append-only
+journal (`<name>.journal`) of article-level changes, so that it survives restarts, and it is
+checked against Chroma (article content hashes and the chunk count) whenever it is loaded and
+repaired from Chroma when it is missing or stale.
+
+What a chunk contributes: the terms of its article's headline and of its own text (the same
+`retrieval.terms.terms` normalisation the answerer uses), so that a chunk is found by the words
+of its story's headline as well as its own, as the embedding model sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.terms import terms
+
+log = logging.getLogger(__name__)
+
+# Bump when the text -> terms mapping changes: a snapshot of another version is rebuilt.
+TOKENIZER_VERSION = 1
+FORMAT_VERSION = 1
+# Standard BM25 parameters (Robertson et al.); not tuned to any data set.
+BM25_K1 = 1.2
+BM25_B = 0.75
+# The journal is folded into a fresh snapshot once it holds this many chunks and a quarter
+# of the index.
+COMPACT_MIN_CHUNKS = 2000
+COMPACT_FRACTION = 0.25
+# How often a long-running reader compares its chunk count with Chroma's (another machine
+# may write to a shared Chroma server).
+STALE_CHECK_SECONDS = 60.0
+NO_TIME = int(np.iinfo(np.int64).min)
+_NO_CODE = -1
+_ARRAY_DTYPES = {"f": np.float32, "i": np.int32, "q": np.int64, "b": np.int8}
+
+Mask = npt.NDArray[np.bool_]
+
+
+def document_terms(title: str, text: str) -> list[str]:
+    """The terms a chunk is indexed under: its headline's and its own."""
+    return terms(f"{title}\n{text}")
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalChunk:
+    """One chunk as the lexical index keeps it: id and term frequencies."""
+
+    chunk_id: str
+    tf: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalArticle:
+    """An article's chunks and the metadata searches filter on."""
+
+    article_id: str
+    content_hash: str
+    outlet: str | None
+    published_ts: int | None
+    scope: str
+    chunks: tuple[LexicalChunk, ...]
+
+    @classmethod
+    def from_texts(
+        cls,
+        *,
+        article_id: str,
+        content_hash: str,
+        title: str,
+        outlet: str | None,
+        published_ts: int | None,
+        scope: str,
+        chunks: Iterable[tuple[str, str]],
+    ) -> LexicalArticle:
+        """From (chunk id, chunk text) pairs: the only place chunk text is tokenised."""
+        return cls(
+            article_id=article_id,
+            content_hash=content_hash,
+            outlet=outlet,
+            published_ts=published_ts,
+            scope=scope,
+            chunks=tuple(
+                LexicalChunk(cid, Counter(document_terms(title, text))) for cid, text in chunks
+            ),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "put": self.article_id,
+            "hash": self.content_hash,
+            "outlet": self.outlet,
+            "ts": self.published_ts,
+            "scope": self.scope,
+            "chunks": [[c.chunk_id, dict(c.tf)] for c in self.chunks],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> LexicalArticle:
+        return cls(
+            article_id=str(obj["put"]),
+            content_hash=str(obj["hash"]),
+            outlet=obj.get("outlet"),
+            published_ts=obj.get("ts"),
+            scope=str(obj.get("scope", "")),
+            chunks=tuple(LexicalChunk(str(cid), dict(tf)) for cid, tf in obj["chunks"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalFilter:
+    """What a lexical search may return; mirrors `retrieval.index.SearchFilters`, in
+    timestamps. `windows` are (since, until) pairs of which a chunk must fall in one."""
+
+    outlets: tuple[str, ...] = ()
+    since_ts: int | None = None
+    until_ts: int | None = None
+    windows: tuple[tuple[int | None, int | None], ...] = ()
+    scopes: tuple[str, ...] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return (
+            not self.outlets
+            and self.since_ts is None
+            and self.until_ts is None
+            and not self.windows
+            and self.scopes is None
+        )
+
+
+class Bm25:
+    """An in-memory BM25 index over slots, with postings per term and incremental updates.
+
+    Postings grow by appending (python arrays, turned into numpy arrays on the first query
+    that needs them); removed chunks leave dead slots behind until `compacted()`.
+    """
+
+    def __init__(self, *, k1: float = BM25_K1, b: float = BM25_B) -> None:
+        self.k1 = k1
+        self.b = b
+        self._vocab: dict[str, int] = {}
+        self._post_docs: list[array[int]] = []
+        self._post_tf: list[array[int]] = []
+        self._np_cache: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
+        self._chunk_ids: list[str | None] = []
+        self._slot_of: dict[str, int] = {}
+        self._len = array("f")
+        self._article = array("i")
+        self._outlet = array("i")
+        self._scope = array("i")
+        self._ts = array("q")
+        self._alive = array("b")
+        self._np_meta: dict[str, npt.NDArray[Any]] | None = None
+        self._articles: list[str] = []
+        self._article_code: dict[str, int] = {}
+        self._article_slots: dict[str, list[int]] = {}
+        self._article_hash: dict[str, str] = {}
+        self._outlets: list[str] = []
+        self._outlet_code: dict[str, int] = {}
+        self._scopes: list[str] = []
+        self._scope_code: dict[str, int] = {}
+        self._alive_count = 0
+        self._alive_len = 0.0
+
+    # --- size and identity ---------------------------------------------------------------
+
+    @property
+    def chunk_count(self) -> int:
+        return self._alive_count
+
+    @property
+    def slot_count(self) -> int:
+        return len(self._chunk_ids)
+
+    def article_hashes(self) -> dict[str, str]:
+        return dict(self._article_hash)
+
+    def chunk_ids(self) -> set[str]:
+        return set(self._slot_of)
+
+    def outlets(self, scopes: tuple[str, ...] | None = None) -> list[str]:
+        """Distinct outlets of the live chunks in these scopes (all scopes with None)."""
+        meta = self._meta()
+        live = meta["alive"]
+        if scopes is not None:
+            live = live & np.isin(meta["scope"], self._codes(self._scope_code, scopes))
+        codes = np.unique(meta["outlet"][live])
+        return sorted(self._outlets[c] for c in codes if c != _NO_CODE)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def put(self, article: LexicalArticle) -> None:
+        """Index an article's chunks, replacing whatever the article had before."""
+        self.remove(article.article_id)
+        if not article.chunks:
+            return
+        acode = self._code(self._article_code, self._articles, article.article_id)
+        ocode = (
+            self._code(self._outlet_code, self._outlets, article.outlet)
+            if article.outlet
+            else _NO_CODE
+        )
+        scode = self._code(self._scope_code, self._scopes, article.scope)
+        ts = article.published_ts if article.published_ts is not None else NO_TIME
+        slots = []
+        for chunk in article.chunks:
+            if chunk.chunk_id in self._slot_of:  # the same text in another article's chunk
+                self._kill(self._slot_of[chunk.chunk_id])
+            slot = len(self._chunk_ids)
+            self._chunk_ids.append(chunk.chunk_id)
+            self._slot_of[chunk.chunk_id] = slot
+            length = float(sum(chunk.tf.values()))
+            self._len.append(length)
+            self._article.append(acode)
+            self._outlet.append(ocode)
+            self._scope.append(scode)
+            self._ts.append(ts)
+            self._alive.append(1)
+            self._alive_count += 1
+            self._alive_len += length
+            for term, count in chunk.tf.items():
+                tid = self._vocab.get(term)
+                if tid is None:
+                    tid = len(self._post_docs)
+                    self._vocab[term] = tid
+                    self._post_docs.append(array("i"))
+                    self._post_tf.append(array("i"))
+                self._post_docs[tid].append(slot)
+                self._post_tf[tid].append(count)
+                self._np_cache.pop(tid, None)
+            slots.append(slot)
+        self._article_slots[article.article_id] = slots
+        self._article_hash[article.article_id] = article.content_hash
+        self._np_meta = None
+
+    def remove(self, article_id: str) -> bool:
+        slots = self._article_slots.pop(article_id, None)
+        self._article_hash.pop(article_id, None)
+        if slots is None:
+            return False
+        for slot in slots:
+            self._kill(slot)
+        self._np_meta = None
+        return True
+
+    def _kill(self, slot: int) -> None:
+        if not self._alive[slot]:
+            return
+        self._alive[slot] = 0
+        self._alive_count -= 1
+        self._alive_len -= self._len[slot]
+        cid = self._chunk_ids[slot]
+        if cid is not None and self._slot_of.get(cid) == slot:
+            del self._slot_of[cid]
+        self._chunk_ids[slot] = None
+        self._np_meta = None
+
+    @staticmethod
+    def _code(codes: dict[str, int], names: list[str], name: str) -> int:
+        code = codes.get(name)
+        if code is None:
+            code = len(names)
+            codes[name] = code
+            names.append(name)
+        return code
+
+    @staticmethod
+    def _codes(codes: dict[str, int], names: Iterable[str]) -> npt.NDArray[np.int32]:
+        return np.asarray([codes[n] for n in names if n in codes], dtype=np.int32)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, npt.NDArray[Any]]:
+        if self._np_meta is None:
+            self._np_meta = {
+                "len": np.frombuffer(self._len, dtype=np.float32).copy(),
+                "outlet": np.frombuffer(self._outlet, dtype=np.int32).copy(),
+                "scope": np.frombuffer(self._scope, dtype=np.int32).copy(),
+                "ts": np.frombuffer(self._ts, dtype=np.int64).copy(),
+                "alive": np.frombuffer(self._alive, dtype=np.int8).astype(bool),
+            }
+        return self._np_meta
+
+    def _postings(self, tid: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        cached = self._np_cache.get(tid)
+        if cached is None:
+            cached = (
+                np.frombuffer(self._post_docs[tid], dtype=np.int32).copy(),
+                np.frombuffer(self._post_tf[tid], dtype=np.int32).astype(np.float32),
+            )
+            self._np_cache[tid] = cached
+        return cached
+
+    def mask(self, flt: LexicalFilter) -> Mask:
+        """Slots that are alive and pass the filter."""
+        meta = self._meta()
+        keep = meta["alive"].copy()
+        if flt.outlets:
+            keep &= np.isin(meta["outlet"], self._codes(self._outlet_code, flt.outlets))
+        if flt.scopes is not None:
+            keep &= np.isin(meta["scope"], self._codes(self._scope_code, flt.scopes))
+        ts = meta["ts"]
+        dated = ts != NO_TIME
+        if flt.since_ts is not None:
+            keep &= dated & (ts >= flt.since_ts)
+        if flt.until_ts is not None:
+            keep &= dated & (ts <= flt.until_ts)
+        if flt.windows:
+            inside = np.zeros_like(keep)
+            for since, until in flt.windows:
+                w = dated.copy()
+                if since is not None:
+                    w &= ts >= since
+                if until is not None:
+                    w &= ts <= until
+                inside |= w
+            keep &= inside
+        return keep
+
+    def search(
+        self, query_terms: Sequence[str], k: int, flt: LexicalFilter | None = None
+    ) -> list[tuple[str, float]]:
+        """The k best (chunk id, BM25 score) pairs for these query terms, best first.
+
+        A term repeated in the query counts once per repetition. Ties go to the older slot.
+        """
+        if k <= 0 or self._alive_count == 0:
+            return []
+        meta = self._meta()
+        n = self._alive_count
+        avgdl = self._alive_len / n if n else 1.0
+        alive = meta["alive"]
+        lengths = meta["len"]
+        docs_parts: list[npt.NDArray[np.int32]] = []
+        weight_parts: list[npt.NDArray[np.float32]] = []
+        for term, qtf in Counter(query_terms).items():
+            tid = self._vocab.get(term)
+            if tid is None:
+                continue
+            docs, tf = self._postings(tid)
+            live = alive[docs]
+            df = int(np.count_nonzero(live))
+            if df == 0:
+                continue
+            docs, tf = docs[live], tf[live]
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            norm = self.k1 * (1.0 - self.b + self.b * lengths[docs] / avgdl)
+            weight_parts.append((qtf * idf) * tf * (self.k1 + 1.0) / (tf + norm))
+            docs_parts.append(docs)
+        if not docs_parts:
+            return []
+        docs = np.concatenate(docs_parts)
+        weights = np.concatenate(weight_parts).astype(np.float64)
+        if flt is not None and not flt.empty:
+            keep = self.mask(flt)[docs]
+            docs, weights = docs[keep], weights[keep]
+            if docs.size == 0:
+                return []
+        slots, inverse = np.unique(docs, return_inverse=True)
+        scores = np.bincount(inverse, weights=weights, minlength=slots.size)
+        take = min(k, slots.size)
+        # Best first; among equal scores, the lower slot (the earlier stored) first.
+        order = np.lexsort((slots, -scores))[:take]
+        out = []
+        for i in order:
+            cid = self._chunk_ids[int(slots[i])]
+            if cid is not None:
+                out.append((cid, float(scores[i])))
+        return out
+
+    # --- snapshot ------------------------------------------------------------------------
+
+    def compacted(self) -> Bm25:
+        """A copy without dead slots (slots renumbered; terms and articles no live chunk
+        uses dropped)."""
+        if self._alive_count == len(self._chunk_ids) and len(self._article_slots) == len(
+            self._articles
+        ):
+            return self
+        alive = np.frombuffer(self._alive, dtype=np.int8).astype(bool)
+        remap = np.cumsum(alive, dtype=np.int64) - 1
+        fresh = Bm25(k1=self.k1, b=self.b)
+        for term, tid in self._vocab.items():
+            docs, tf = self._postings(tid)
+            keep = alive[docs]
+            if not keep.any():
+                continue
+            fresh._vocab[term] = len(fresh._post_docs)
+            fresh._post_docs.append(array("i", remap[docs[keep]].astype(np.int32).tobytes()))
+            fresh._post_tf.append(array("i", tf[keep].astype(np.int32).tobytes()))
+        slots = np.flatnonzero(alive)
+        fresh._chunk_ids = [self._chunk_ids[s] for s in slots]
+        fresh._slot_of = {str(cid): i for i, cid in enumerate(fresh._chunk_ids)}
+        for name in ("_len", "_outlet", "_scope", "_ts"):
+            old: array[Any] = getattr(self, name)
+            values = np.frombuffer(old, dtype=_ARRAY_DTYPES[old.typecode])[slots]
+            setattr(fresh, name, array(old.typecode, values.tobytes()))
+        for slot in slots:
+            aid = self._articles[self._article[slot]]
+            fresh._article.append(self._code(fresh._article_code, fresh._articles, aid))
+        fresh._alive = array("b", bytes([1]) * len(slots))
+        fresh._outlets, fresh._outlet_code = list(self._outlets), dict(self._outlet_code)
+        fresh._scopes, fresh._scope_code = list(self._scopes), dict(self._scope_code)
+        for new_slot, code in enumerate(fresh._article):
+            fresh._article_slots.setdefault(fresh._articles[code], []).append(new_slot)
+        fresh._article_hash = {a: self._article_hash[a] for a in fresh._article_slots}
+        fresh._alive_count = len(slots)
+        fresh._alive_len = float(np.sum(np.frombuffer(fresh._len, dtype=np.float32)))
+        return fresh
+
+    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The index as arrays (dead slots dropped): what the snapshot file holds."""
+        live = self.compacted()
+        terms_list = list(live._vocab)
+        offsets = np.zeros(len(terms_list) + 1, dtype=np.int64)
+        for i, term in enumerate(terms_list):
+            offsets[i + 1] = offsets[i] + len(live._post_docs[live._vocab[term]])
+        docs = np.empty(int(offsets[-1]), dtype=np.int32)
+        tfs = np.empty(int(offsets[-1]), dtype=np.int32)
+        for i, term in enumerate(terms_list):
+            tid = live._vocab[term]
+            docs[offsets[i] : offsets[i + 1]] = np.frombuffer(live._post_docs[tid], np.int32)
+            tfs[offsets[i] : offsets[i + 1]] = np.frombuffer(live._post_tf[tid], np.int32)
+        hashes = [live._article_hash[a] for a in live._articles]
+        return {
+            "terms": _strings(terms_list),
+            "offsets": offsets,
+            "docs": docs,
+            "tfs": tfs,
+            "chunk_ids": _strings([str(c) for c in live._chunk_ids]),
+            "len": np.frombuffer(live._len, dtype=np.float32).copy(),
+            "article": np.frombuffer(live._article, dtype=np.int32).copy(),
+            "outlet": np.frombuffer(live._outlet, dtype=np.int32).copy(),
+            "scope": np.frombuffer(live._scope, dtype=np.int32).copy(),
+            "ts": np.frombuffer(live._ts, dtype=np.int64).copy(),
+            "articles": _strings(live._articles),
+            "hashes": _strings(hashes),
+            "outlets": _strings(live._outlets),
+            "scopes": _strings(live._scopes),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> Bm25:
+        bm = cls()
+        terms_list = _unstrings(arrays["terms"])
+        offsets = arrays["offsets"]
+        docs = arrays["docs"].astype(np.int32)
+        tfs = arrays["tfs"].astype(np.int32)
+        for i, term in enumerate(terms_list):
+            bm._vocab[term] = i
+            bm._post_docs.append(array("i", docs[offsets[i] : offsets[i + 1]].tobytes()))
+            bm._post_tf.append(array("i", tfs[offsets[i] : offsets[i + 1]].tobytes()))
+        chunk_ids = _unstrings(arrays["chunk_ids"])
+        bm._chunk_ids = list(chunk_ids)
+        bm._slot_of = {cid: slot for slot, cid in enumerate(chunk_ids)}
+        bm._len = array("f", arrays["len"].astype(np.float32).tobytes())
+        bm._article = array("i", arrays["article"].astype(np.int32).tobytes())
+        bm._outlet = array("i", arrays["outlet"].astype(np.int32).tobytes())
+        bm._scope = array("i", arrays["scope"].astype(np.int32).tobytes())
+        bm._ts = array("q", arrays["ts"].astype(np.int64).tobytes())
+        bm._alive = array("b", bytes([1]) * len(chunk_ids))
+        bm._articles = _unstrings(arrays["articles"])
+        bm._article_code = {a: i for i, a in enumerate(bm._articles)}
+        hashes = _unstrings(arrays["hashes"])
+        bm._outlets = _unstrings(arrays["outlets"])
+        bm._outlet_code = {o: i for i, o in enumerate(bm._outlets)}
+        bm._scopes = _unstrings(arrays["scopes"])
+        bm._scope_code = {s: i for i, s in enumerate(bm._scopes)}
+        for slot, code in enumerate(bm._article):
+            bm._article_slots.setdefault(bm._articles[code], []).append(slot)
+        bm._article_hash = {
+            bm._articles[code]: hashes[code]
+            for code in range(len(bm._articles))
+            if bm._articles[code] in bm._article_slots
+        }
+        bm._alive_count = len(chunk_ids)
+        bm._alive_len = float(np.sum(arrays["len"], dtype=np.float64))
+        return bm
+
+
+def _strings(items: Sequence[str]) -> npt.NDArray[np.uint8]:
+    """Strings as one UTF-8 buffer (newline-separated; none of ours holds a newline)."""
+    return np.frombuffer("\n".join(items).encode("utf-8"), dtype=np.uint8)
+
+
+def _unstrings(buf: npt.NDArray[Any]) -> list[str]:
+    text = bytes(buf.astype(np.uint8)).decode("utf-8")
+    return text.split("\n") if text else []
+
+
+class ChunkSource(Protocol):
+    """What the lexical index is derived from (Chroma, through `ChromaIndex`)."""
+
+    def lexical_article_hashes(self) -> dict[str, str]:
+        """Every stored article's content hash."""
+        ...
+
+    def lexical_chunk_count(self) -> int: ...
+
+    def lexical_articles(self, article_ids: Sequence[str]) -> Iterator[LexicalArticle]:
+        """These articles, with their stored chunks, as the lexical index keeps them."""
+        ...
+
+
+class LexicalStore:
+    """A `Bm25` kept equal to Chroma: loaded lazily, written through on every change,
+    persisted as snapshot + journal when it has a directory, repaired from the source
+    when it is found missing or stale. Thread-safe."""
+
+    def __init__(self, directory: Path | None, name: str, source: ChunkSource) -> None:
+        self._dir = directory
+        self._name = name
+        self._source = source
+        self._lock = threading.RLock()
+        self._bm: Bm25 | None = None
+        self._generation = ""
+        self._journal_pos = 0
+        self._journal_ino = 0
+        self._journal_chunks = 0
+        self._checked_at = 0.0
+        self.rebuilds = 0  # how many times it was (re)built or repaired from the source
+
+    # --- paths ---------------------------------------------------------------------------
+
+    @property
+    def snapshot_path(self) -> Path | None:
+        return self._dir / f"{self._name}.npz" if self._dir else None
+
+    @property
+    def journal_path(self) -> Path | None:
+        return self._dir / f"{self._name}.journal" if self._dir else None
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Serialises writers (and compaction) across processes sharing the directory."""
+        if self._dir is None:
+            yield
+            return
+        self._dir.mkdir(parents=True, exist_ok=True)
+        with open(self._dir / f"{self._name}.lock", "a+b") as handle:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - not on Linux or macOS
+                yield
+                return
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def index(self) -> Bm25:
+        """The current index: loaded (and checked against the source) on first use, then
+        caught up with other processes' journal entries on every call."""
+        with self._lock:
+            if self._bm is None:
+                with self._file_lock():
+                    self._load()
+            else:
+                self._catch_up()
+            assert self._bm is not None
+            return self._bm
+
+    def search(
+        self, query_terms: Sequence[str], k: int, flt: LexicalFilter | None = None
+    ) -> list[tuple[str, float]]:
+        with self._lock:
+            return self.index().search(query_terms, k, flt)
+
+    def outlets(self, scopes: tuple[str, ...] | None = None) -> list[str]:
+        with self._lock:
+            return self.index().outlets(scopes)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def put(self, article: LexicalArticle) -> None:
+        self._write(article.to_json(), lambda bm: bm.put(article), len(article.chunks))
+
+    def remove(self, article_id: str) -> None:
+        self._write({"del": article_id}, lambda bm: bm.remove(article_id), 1)
+
+    def _write(self, record: dict[str, Any], apply: Callable[[Bm25], object], size: int) -> None:
+        with self._lock, self._file_lock():
+            if self._bm is None:
+                self._load()
+            else:
+                self._catch_up(locked=True)
+            assert self._bm is not None
+            apply(self._bm)
+            if self._bm.slot_count > 2 * self._bm.chunk_count + COMPACT_MIN_CHUNKS:
+                self._bm = self._bm.compacted()  # replaced chunks leave dead slots behind
+            journal = self.journal_path
+            if journal is None:
+                return
+            with open(journal, "ab") as handle:
+                if handle.tell() == 0:
+                    self._generation = self._generation or uuid.uuid4().hex
+                    handle.write(_line({"generation": self._generation}))
+                handle.write(_line(record))
+                end = handle.tell()
+            self._journal_pos = end
+            self._journal_ino = os.stat(journal).st_ino
+            self._journal_chunks += size
+            if self._journal_chunks >= max(
+                COMPACT_MIN_CHUNKS, COMPACT_FRACTION * self._bm.chunk_count
+            ):
+                self._save()
+
+    # --- loading, checking, saving --------------------------------------------------------
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        bm: Bm25 | None = None
+        snapshot = self.snapshot_path
+        if snapshot is not None and snapshot.exists():
+            try:
+                with np.load(snapshot, allow_pickle=False) as data:
+                    meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+                    if (
+                        meta.get("format") == FORMAT_VERSION
+                        and meta.get("tokenizer") == TOKENIZER_VERSION
+                    ):
+                        bm = Bm25.from_arrays({key: data[key] for key in data.files})
+                        self._generation = str(meta.get("generation", ""))
+                    else:
+                        log.info("Lexical index %s is of another version: rebuilding", snapshot)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("Lexical index %s is unreadable (%s): rebuilding", snapshot, exc)
+                bm = None
+        self._bm = bm if bm is not None else Bm25()
+        if bm is None:
+            self._generation = ""
+        self._journal_pos = 0
+        self._journal_ino = 0
+        self._journal_chunks = 0
+        self._replay()
+        repaired = self._repair()
+        if (
+            repaired
+            or bm is None
+            or self._journal_chunks
+            >= max(COMPACT_MIN_CHUNKS, COMPACT_FRACTION * self._bm.chunk_count)
+        ):
+            self._save()
+        log.debug(
+            "Lexical index %s: %d chunks, loaded in %.2f s",
+            self._name,
+            self._bm.chunk_count,
+            time.perf_counter() - started,
+        )
+
+    def _replay(self) -> None:
+        """Apply journal entries past what this process has read (generation permitting)."""
+        journal = self.journal_path
+        assert self._bm is not None
+        if journal is None or not journal.exists():
+            return
+        with open(journal, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if st.st_ino != self._journal_ino:
+                self._journal_pos = 0
+            pos = self._journal_pos
+            handle.seek(pos)
+            for raw in _complete_lines(handle):
+                pos += len(raw)
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    log.warning("Skipped an unreadable line of %s", journal)
+                    continue
+                if "generation" in entry:
+                    gen = str(entry["generation"])
+                    if self._generation and gen != self._generation:
+                        # A journal from before our snapshot, or from a newer one: either way
+                        # the snapshot and the source check decide.
+                        pos = st.st_size
+                        break
+                    self._generation = gen
+                elif "put" in entry:
+                    article = LexicalArticle.from_json(entry)
+                    self._bm.put(article)
+                    self._journal_chunks += len(article.chunks)
+                elif "del" in entry:
+                    self._bm.remove(str(entry["del"]))
+                    self._journal_chunks += 1
+            self._journal_pos = pos
+            self._journal_ino = st.st_ino
+
+    def _catch_up(self, *, locked: bool = False) -> None:
+        """Pick up what other processes wrote since we last looked."""
+        assert self._bm is not None
+        journal = self.journal_path
+        snapshot = self.snapshot_path
+        if journal is not None and snapshot is not None:
+            try:
+                st = os.stat(journal)
+            except FileNotFoundError:
+                st = None
+            snap_gen_changed = st is not None and st.st_ino != self._journal_ino
+            if snap_gen_changed:
+                # Another process compacted: reload snapshot and new journal.
+                self._bm = None
+                if locked:
+                    self._load()
+                else:
+                    with self._file_lock():
+                        self._load()
+                return
+            if st is not None and st.st_size > self._journal_pos:
+                self._replay()
+        now = time.monotonic()
+        if now - self._checked_at >= STALE_CHECK_SECONDS:
+            self._checked_at = now
+            if self._source.lexical_chunk_count() != self._bm.chunk_count:
+                if locked:
+                    self._repair()
+                else:
+                    with self._file_lock():
+                        self._repair()
+
+    def _repair(self) -> bool:
+        """Make the index equal to the source; True if anything had to change."""
+        assert self._bm is not None
+        self._checked_at = time.monotonic()
+        theirs = self._source.lexical_article_hashes()
+        ours = self._bm.article_hashes()
+        stale = [aid for aid, h in ours.items() if theirs.get(aid) != h]
+        missing = [aid for aid, h in theirs.items() if ours.get(aid) != h]
+        for aid in stale:
+            self._bm.remove(aid)
+        if missing:
+            log.info("Lexical index %s: indexing %d articles from Chroma", self._name, len(missing))
+            for article in self._source.lexical_articles(missing):
+                self._bm.put(article)
+        changed = bool(stale or missing)
+        if self._source.lexical_chunk_count() != self._bm.chunk_count:
+            log.info("Lexical index %s disagrees with Chroma: rebuilding it", self._name)
+            self._bm = Bm25()
+            for article in self._source.lexical_articles(sorted(theirs)):
+                self._bm.put(article)
+            changed = True
+        if changed:
+            self.rebuilds += 1
+        return changed
+
+    def _save(self) -> None:
+        """Write a fresh snapshot and start an empty journal (caller holds the file lock)."""
+        assert self._bm is not None
+        snapshot, journal = self.snapshot_path, self.journal_path
+        if snapshot is None or journal is None:
+            self._journal_chunks = 0
+            return
+        self._bm = self._bm.compacted()
+        self._generation = uuid.uuid4().hex
+        arrays = self._bm.to_arrays()
+        meta = {
+            "format": FORMAT_VERSION,
+            "tokenizer": TOKENIZER_VERSION,
+            "generation": self._generation,
+            "chunks": self._bm.chunk_count,
+        }
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        tmp = snapshot.with_name(snapshot.name + ".tmp.npz")
+        np.savez(tmp, allow_pickle=False, **arrays)
+        os.replace(tmp, snapshot)
+        tmp_journal = journal.with_name(journal.name + ".tmp")
+        tmp_journal.write_bytes(_line({"generation": self._generation}))
+        os.replace(tmp_journal, journal)
+        st = os.stat(journal)
+        self._journal_ino = st.st_ino
+        self._journal_pos = st.st_size
+        self._journal_chunks = 0
+
+
+def _line(obj: object) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _complete_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """Lines ending in a newline; a partial last line (being written) is left for later."""
+    for raw in handle:
+        if not raw.endswith(b"\n"):
+            return
+        yield raw

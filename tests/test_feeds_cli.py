@@ -1,0 +1,76 @@
+"""`newsbot feeds add|list|poll|remove` against a loopback feed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from newsbot.cli import main
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.settings import Settings
+from tests.test_feeds import page, rss
+from tests.web_server import WebServer
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("NEWSBOT_FETCH_ALLOW_LOOPBACK", "true")
+    return CliRunner()
+
+
+def test_follow_list_poll_and_remove_a_feed(cli: CliRunner, web: WebServer) -> None:
+    items = [
+        {
+            "title": "Harbour to reopen",
+            "link": web.add("/h", page("harbour")),
+            "date": "Tue, 05 Mar 2024 10:15:00 GMT",
+        },
+        {
+            "title": "Library hours",
+            "link": web.add("/l", page("library")),
+            "date": "Tue, 05 Mar 2024 11:00:00 GMT",
+        },
+    ]
+    feed = web.add("/rss", rss(items), content_type="application/rss+xml", etag='"v1"')
+
+    added = cli.invoke(main, ["feeds", "add", feed])
+    assert added.exit_code == 0, added.output
+    assert added.stdout.startswith(
+        f"Following Coast Gazette ({feed}): added 2, updated 0, unchanged 0, failed 0."
+    )
+    again = cli.invoke(main, ["feeds", "add", feed])
+    assert again.exit_code == 2 and "already followed" in again.stderr
+
+    listed = cli.invoke(main, ["feeds", "list"])
+    assert "Coast Gazette\n  " + feed in listed.stdout
+    assert "2 articles ingested · last success " in listed.stdout
+    [status] = json.loads(cli.invoke(main, ["feeds", "list", "--json"]).stdout)["feeds"]
+    assert (status["articles"], status["failures"], status["last_error"]) == (2, 0, None)
+
+    assert "No feed is due yet" in cli.invoke(main, ["feeds", "poll"]).stdout
+    polled = cli.invoke(main, ["feeds", "poll", "--all"])
+    assert polled.stdout.strip() == "Polled Coast Gazette: unchanged since the last poll."
+    assert web.hits("/rss")[-1].headers["If-None-Match"] == '"v1"'
+
+    sources = json.loads(cli.invoke(main, ["sources", "--json"]).stdout)["articles"]
+    assert {a["title"] for a in sources} == {"Harbour to reopen", "Library hours"}
+
+    removed = cli.invoke(main, ["feeds", "remove", feed])
+    assert removed.exit_code == 0 and removed.stdout.strip() == "Stopped following Coast Gazette."
+    assert "No feeds are followed" in cli.invoke(main, ["feeds", "list"]).stdout
+    missing = cli.invoke(main, ["feeds", "remove", feed])
+    assert missing.exit_code == 1 and "is not followed" in missing.stderr
+
+
+def test_a_link_that_is_not_a_feed_is_refused(cli: CliRunner, web: WebServer) -> None:
+    url = web.add("/page", page("harbour"))
+    result = cli.invoke(main, ["feeds", "add", url])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"newsbot: {url} is text/html, not a feed or plain text"
+    assert json.loads(cli.invoke(main, ["feeds", "list", "--json"]).stdout) == {"feeds": []}

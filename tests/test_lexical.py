@@ -1,0 +1,265 @@
+"""The BM25 index: its ranking, its filters, and staying equal to Chroma through updates,
+forgets, restarts, a lost or stale copy, and another writer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from retrieval.embedding import Embedder
+from retrieval.index import ChromaIndex, SearchFilters
+from retrieval.lexical import Bm25, LexicalArticle, LexicalFilter, LexicalStore
+from retrieval.models import Article
+from retrieval.terms import terms
+from tests.index_contract import FTX, NATO, store
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def article(
+    aid: str,
+    chunks: Sequence[str],
+    *,
+    title: str = "",
+    outlet: str | None = "Wire",
+    ts: int | None = 1_700_000_000,
+    scope: str = "global",
+    content_hash: str | None = None,
+) -> LexicalArticle:
+    return LexicalArticle.from_texts(
+        article_id=aid,
+        content_hash=content_hash or f"h-{aid}-{len(chunks)}-{chunks[0] if chunks else ''}",
+        title=title,
+        outlet=outlet,
+        published_ts=ts,
+        scope=scope,
+        chunks=[(f"{aid}:{i}", text) for i, text in enumerate(chunks)],
+    )
+
+
+def ids(results: list[tuple[str, float]]) -> list[str]:
+    return [cid for cid, _ in results]
+
+
+def same(a: list[tuple[str, float]], b: list[tuple[str, float]]) -> bool:
+    return ids(a) == ids(b) and [s for _, s in a] == pytest.approx([s for _, s in b])
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+def test_bm25_scores_are_the_textbook_formula() -> None:
+    bm = Bm25(k1=1.2, b=0.75)
+    bm.put(article("a", ["apple banana", "banana cherry cherry", "durian"]))
+    got = dict(bm.search(["cherry"], 10))
+    n, df, avgdl = 3, 1, (2 + 3 + 1) / 3
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    tf, dl = 2, 3
+    assert got == {"a:1": pytest.approx(idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl / avgdl)))}
+
+
+def test_rare_terms_outrank_common_ones_and_the_headline_counts() -> None:
+    bm = Bm25()
+    bm.put(article("a", ["the market fell sharply today", "markets were calm"]))
+    bm.put(article("b", ["the market rose on Nvidia earnings"]))
+    bm.put(article("c", ["quarterly results"], title="Nvidia beats forecasts"))
+    assert ids(bm.search(terms("Nvidia market"), 10))[:2] == ["b:0", "c:0"]
+    assert ids(bm.search(terms("unheard-of words"), 10)) == []
+
+
+def test_filters_by_outlet_time_windows_and_scope() -> None:
+    bm = Bm25()
+    bm.put(article("a", ["budget vote"], outlet="Verge", ts=100))
+    bm.put(article("b", ["budget vote"], outlet="Engadget", ts=200))
+    bm.put(article("c", ["budget vote"], outlet=None, ts=None, scope="guild:1"))
+    q = terms("budget vote")
+
+    def found(flt: LexicalFilter) -> set[str]:
+        return {cid.split(":")[0] for cid, _ in bm.search(q, 10, flt)}
+
+    assert found(LexicalFilter()) == {"a", "b", "c"}
+    assert found(LexicalFilter(outlets=("Engadget",))) == {"b"}
+    assert found(LexicalFilter(outlets=("Nobody",))) == set()
+    assert found(LexicalFilter(since_ts=150)) == {"b"}
+    assert found(LexicalFilter(until_ts=150)) == {"a"}
+    assert found(LexicalFilter(windows=((None, 100), (190, 210)))) == {"a", "b"}
+    assert found(LexicalFilter(scopes=("global",))) == {"a", "b"}
+    assert found(LexicalFilter(scopes=("guild:1",))) == {"c"}
+    assert bm.outlets() == ["Engadget", "Verge"]
+    assert bm.outlets(("guild:1",)) == []
+
+
+def test_replacing_and_removing_articles_is_exact() -> None:
+    bm = Bm25()
+    bm.put(article("a", ["alpha beta", "gamma"]))
+    bm.put(article("b", ["beta delta"]))
+    bm.put(article("a", ["epsilon"]))  # a changed: all its old chunks go
+    assert ids(bm.search(["alpha"], 10)) == [] and ids(bm.search(["gamma"], 10)) == []
+    assert ids(bm.search(["epsilon"], 10)) == ["a:0"]
+    assert bm.chunk_count == 2
+    assert bm.remove("b") and not bm.remove("b")
+    assert ids(bm.search(["beta"], 10)) == []
+    assert bm.chunk_count == 1 and bm.article_hashes().keys() == {"a"}
+    # Document frequencies follow: "epsilon" is now in every live chunk.
+    fresh = Bm25()
+    fresh.put(article("a", ["epsilon"]))
+    assert same(bm.search(["epsilon"], 10), fresh.search(["epsilon"], 10))
+
+
+def test_compaction_and_the_snapshot_arrays_keep_every_result() -> None:
+    bm = Bm25()
+    for i in range(30):
+        bm.put(article(f"x{i}", [f"story {i} about topic{i % 4}", "shared words here"], ts=i))
+    for i in range(0, 30, 3):
+        bm.remove(f"x{i}")
+    bm.put(article("x1", ["rewritten story about topic9"]))
+    queries = [terms("topic1 story"), terms("shared words"), terms("topic9")]
+    flt = LexicalFilter(since_ts=10)
+    before = [bm.search(q, 50) for q in queries] + [bm.search(queries[0], 50, flt)]
+    for other in (bm.compacted(), Bm25.from_arrays(bm.to_arrays())):
+        after = [other.search(q, 50) for q in queries] + [other.search(queries[0], 50, flt)]
+        assert all(same(x, y) for x, y in zip(after, before, strict=True))
+        assert other.slot_count == other.chunk_count == bm.chunk_count
+        assert other.article_hashes() == bm.article_hashes()
+
+
+# --- the store: persistence and repair, against a fake Chroma ---------------------------------
+
+
+class FakeSource:
+    def __init__(self) -> None:
+        self.articles: dict[str, LexicalArticle] = {}
+        self.reads = 0
+
+    def lexical_article_hashes(self) -> dict[str, str]:
+        return {a.article_id: a.content_hash for a in self.articles.values()}
+
+    def lexical_chunk_count(self) -> int:
+        return sum(len(a.chunks) for a in self.articles.values())
+
+    def lexical_articles(self, article_ids: Sequence[str]) -> Iterator[LexicalArticle]:
+        for aid in article_ids:
+            if aid in self.articles:
+                self.reads += 1
+                yield self.articles[aid]
+
+
+def write(store_: LexicalStore, source: FakeSource, a: LexicalArticle) -> None:
+    """What ChromaIndex does: the source first, then the lexical index."""
+    source.articles[a.article_id] = a
+    store_.put(a)
+
+
+def test_the_store_survives_a_restart_without_reading_the_source(tmp_path: Path) -> None:
+    source = FakeSource()
+    first = LexicalStore(tmp_path, "news", source)
+    write(first, source, article("a", ["solar panels on the roof"]))
+    write(first, source, article("b", ["wind farms at sea"]))
+    source.articles.pop("b")
+    first.remove("b")
+    reads = source.reads
+    again = LexicalStore(tmp_path, "news", source)
+    assert ids(again.search(["solar"], 5)) == ["a:0"]
+    assert ids(again.search(["wind"], 5)) == []
+    assert (again.rebuilds, source.reads) == (0, reads)
+
+
+def test_a_missing_or_unreadable_copy_is_rebuilt_from_the_source(tmp_path: Path) -> None:
+    source = FakeSource()
+    first = LexicalStore(tmp_path, "news", source)
+    for i in range(3):
+        write(first, source, article(f"a{i}", [f"report number{i}"]))
+    for path in (first.snapshot_path, first.journal_path):
+        assert path is not None
+        path.unlink(missing_ok=True)
+    rebuilt = LexicalStore(tmp_path, "news", source)
+    assert ids(rebuilt.search(["number2"], 5)) == ["a2:0"] and rebuilt.rebuilds == 1
+    assert rebuilt.snapshot_path is not None
+    rebuilt.snapshot_path.write_bytes(b"not a snapshot")
+    again = LexicalStore(tmp_path, "news", source)
+    assert ids(again.search(["number1"], 5)) == ["a1:0"] and again.rebuilds == 1
+
+
+def test_changes_the_copy_missed_are_repaired_when_it_loads(tmp_path: Path) -> None:
+    source = FakeSource()
+    first = LexicalStore(tmp_path, "news", source)
+    write(first, source, article("a", ["old text about ferries"]))
+    write(first, source, article("b", ["text about trains"]))
+    # Chroma changed behind the lexical index's back (a crash between the two writes).
+    source.articles["a"] = article("a", ["new text about buses"])
+    source.articles.pop("b")
+    source.articles["c"] = article("c", ["text about trams"])
+    again = LexicalStore(tmp_path, "news", source)
+    assert ids(again.search(terms("ferries trains"), 5)) == []
+    assert ids(again.search(terms("buses"), 5)) == ["a:0"]
+    assert ids(again.search(terms("trams"), 5)) == ["c:0"]
+    assert again.rebuilds == 1
+
+
+def test_another_writer_sharing_the_directory_is_caught_up_with(tmp_path: Path) -> None:
+    source = FakeSource()
+    reader = LexicalStore(tmp_path, "news", source)
+    writer = LexicalStore(tmp_path, "news", source)
+    write(writer, source, article("a", ["first story about volcanoes"]))
+    assert ids(reader.search(terms("volcanoes"), 5)) == ["a:0"]
+    write(writer, source, article("b", ["second story about volcanoes"]))
+    source.articles.pop("a")
+    writer.remove("a")
+    assert ids(reader.search(terms("volcanoes"), 5)) == ["b:0"]
+
+
+# --- with Chroma -----------------------------------------------------------------------------
+
+
+def lexical_ids(index: ChromaIndex, query: str, filters: SearchFilters | None = None) -> set[str]:
+    return {cid for cid, _ in index.rank_lexical(terms(query), 50, filters)}
+
+
+def article_ids(index: ChromaIndex, query: str) -> set[str]:
+    found = index.get_passages(sorted(lexical_ids(index, query)))
+    return {p.article_id for p in found.values()}
+
+
+def test_chroma_writes_keep_the_lexical_index_exact(tmp_path: Path, embedder: Embedder) -> None:
+    index = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+    store(index, embedder, NATO)
+    store(index, embedder, FTX)
+    assert article_ids(index, "unacceptable demands") == {NATO.id}
+    assert article_ids(index, "Bankman-Fried fraud") == {FTX.id}
+    edited = Article(title=NATO.title, body="NATO rejected the proposals outright.", url=NATO.url)
+    store(index, embedder, edited)
+    assert article_ids(index, "unacceptable") == set()
+    assert article_ids(index, "rejected proposals") == {NATO.id}
+    assert index.forget(FTX.id) is not None
+    assert article_ids(index, "Bankman-Fried fraud") == set()
+    # Every chunk Chroma holds, and no other, is in the lexical index.
+    chroma_ids = {cid for cid, _, _ in index.iter_chunks()}
+    assert index.lexical.index().chunk_ids() == chroma_ids
+    assert index.outlets() == []  # the edited NATO story has no outlet; FTX is gone
+
+
+def test_the_lexical_index_survives_restarts_and_is_rebuilt_when_lost(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    first = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+    store(first, embedder, NATO)
+    store(first, embedder, FTX)
+    expected = first.rank_lexical(terms("NATO trial fraud Russia"), 20)
+    del first
+    again = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+    assert again.rank_lexical(terms("NATO trial fraud Russia"), 20) == expected
+    assert again.lexical.rebuilds == 0
+    for path in (tmp_path / "chroma-lexical").iterdir():
+        path.unlink()
+    rebuilt = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+    assert same(rebuilt.rank_lexical(terms("NATO trial fraud Russia"), 20), expected)
+    assert rebuilt.lexical.rebuilds == 1
+    assert rebuilt.outlets() == ["Sputnik", "The Verge"]
+    dated = SearchFilters(since=datetime(2023, 1, 1, tzinfo=UTC))
+    assert {
+        rebuilt.get_passages([c])[c].article_id for c in lexical_ids(rebuilt, "NATO fraud", dated)
+    } == {FTX.id}
