@@ -148,11 +148,6 @@ def _parse_iso(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def _clean(meta: dict[str, Any]) -> dict[str, Any]:
-    """Chroma metadata may not hold None."""
-    return {k: v for k, v in meta.items() if v is not None}
-
-
 def _where(filters: SearchFilters | None) -> dict[str, Any] | None:
     if filters is None:
         return None
@@ -351,6 +346,8 @@ class ChromaIndex:
         embeddings: list[Vectors] = []
         article_vectors: list[Vectors] = []
         article_metas: list[dict[str, Any]] = []
+        # Fields are written even when None: Chroma's upsert merges metadata into a stored
+        # record and a None removes that key, so nothing of an earlier version survives.
         for article, chunks, vectors in items:
             base = {
                 "article_id": article.id,
@@ -366,32 +363,28 @@ class ChromaIndex:
             ids += [c.id for c in chunks]
             documents += [c.text for c in chunks]
             metas += [
-                _clean(
-                    {
-                        **base,
-                        "position": c.position,
-                        "start": c.start,
-                        "end": c.end,
-                        "tokens": c.token_count,
-                    }
-                )
+                {
+                    **base,
+                    "position": c.position,
+                    "start": c.start,
+                    "end": c.end,
+                    "tokens": c.token_count,
+                }
                 for c in chunks
             ]
             embeddings.append(np.asarray(vectors, dtype=np.float32))
             mean = embeddings[-1].mean(axis=0)
             article_vectors.append(mean / (float(np.linalg.norm(mean)) or 1.0))
             article_metas.append(
-                _clean(
-                    {
-                        **{k: v for k, v in base.items() if k != "article_id"},
-                        "url_key": normalize_url(article.url) if article.url else None,
-                        "updated": _iso(article.updated),
-                        "description": article.description,
-                        "content_hash": article.content_hash,
-                        "chunk_count": len(chunks),
-                        "ingested_at": now,
-                    }
-                )
+                {
+                    **{k: v for k, v in base.items() if k != "article_id"},
+                    "url_key": normalize_url(article.url) if article.url else None,
+                    "updated": _iso(article.updated),
+                    "description": article.description,
+                    "content_hash": article.content_hash,
+                    "chunk_count": len(chunks),
+                    "ingested_at": now,
+                }
             )
         every_vector = np.concatenate(embeddings)
         # New chunks go in before the old ones go out: a crash in between leaves extra
@@ -670,25 +663,23 @@ class ChromaIndex:
         for batch in _batched(self._chunk_ids_of(article.id), self._max_batch):
             self._chunks.delete(ids=batch)
         self._lexical.remove(article.id)
-        meta = _clean(
-            {
-                "title": article.title,
-                "outlet": article.outlet,
-                "author": article.author,
-                "url": article.url,
-                "url_key": normalize_url(article.url) if article.url else None,
-                "published": _iso(article.published),
-                "published_ts": _ts(article.published),
-                "updated": _iso(article.updated),
-                "category": article.category,
-                "description": article.description,
-                "scope": article.scope,
-                "content_hash": article.content_hash,
-                "chunk_count": 0,
-                "ingested_at": datetime.now(UTC).isoformat(),
-                DUPLICATE_OF: lead_id,
-            }
-        )
+        meta = {
+            "title": article.title,
+            "outlet": article.outlet,
+            "author": article.author,
+            "url": article.url,
+            "url_key": normalize_url(article.url) if article.url else None,
+            "published": _iso(article.published),
+            "published_ts": _ts(article.published),
+            "updated": _iso(article.updated),
+            "category": article.category,
+            "description": article.description,
+            "scope": article.scope,
+            "content_hash": article.content_hash,
+            "chunk_count": 0,
+            "ingested_at": datetime.now(UTC).isoformat(),
+            DUPLICATE_OF: lead_id,
+        }
         self._articles.upsert(
             ids=[article.id],
             embeddings=[lead["embeddings"][0]],  # the story's vector is the lead's

@@ -128,3 +128,14 @@ class NewsIndexContract:
         stats = index.stats()
         assert stats.articles == 3
         assert stats.newest_published == FTX.published
+
+    def test_an_update_keeps_nothing_of_the_old_version(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        store(index, embedder, NATO)
+        rewritten = Article(title=NATO.title, body=NATO.body + " More later.", url=NATO.url)
+        store(index, embedder, rewritten)
+        record = index.get_articles([NATO.id])[NATO.id]
+        assert (record.author, record.outlet, record.published) == (None, None, None)
+        passages = index.search(embedder.embed_query("NATO"), 20)
+        assert passages and all(p.author is None and p.outlet is None for p in passages)
