@@ -31,7 +31,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -214,9 +214,12 @@ class Config:
 
 
 def configurations(settings: Any) -> list[Config]:
+    """The baselines, ablations of the final configuration, and the final one (last): what
+    `Answerer.search` does with these settings."""
     from retrieval.hybrid import FusionConfig
 
     final = FusionConfig.from_settings(settings)
+    hints = settings.question_hints
     plain = {"max_per_article": 0}
     return [
         Config(
@@ -225,10 +228,15 @@ def configurations(settings: Any) -> list[Config]:
             False,
         ),
         Config("BM25 only", FusionConfig(dense_weight=0.0, lexical_weight=1.0, **plain), False),
-        Config("hybrid: dense + BM25, RRF", final, False),
+        Config("hybrid: dense + BM25, RRF, per-article cap", final, False),
         Config(
-            "final: hybrid + outlets/times read from the question", final, settings.question_hints
+            "final, but dense only",
+            replace(final, dense_weight=1.0, lexical_weight=0.0),
+            hints,
         ),
+        Config("final, but BM25 only", replace(final, dense_weight=0.0, lexical_weight=1.0), hints),
+        Config("final, but no per-article cap", replace(final, max_per_article=0), hints),
+        Config("**final**: hybrid + outlets and times read from the question", final, hints),
     ]
 
 
@@ -283,16 +291,18 @@ class AbstainPoint:
 
 
 def abstention_curve(
-    signals: Sequence[tuple[bool, float, bool]], thresholds: Sequence[float]
+    signals: Sequence[tuple[bool, float | None]], thresholds: Sequence[float]
 ) -> list[AbstainPoint]:
-    """signals: (is_null, best similarity, answered when the similarity test is off)."""
+    """signals: (is_null, the answer's support: the best similarity of a passage with a
+    quotable sentence, None when there was none). At threshold t newsbot declines exactly
+    when the support is None or under t."""
     nulls = [s for s in signals if s[0]]
     answerable = [s for s in signals if not s[0]]
     points = []
     for t in thresholds:
 
-        def abstains(s: tuple[bool, float, bool], t: float = t) -> bool:
-            return (not s[2]) or s[1] < t
+        def abstains(s: tuple[bool, float | None], t: float = t) -> bool:
+            return s[1] is None or s[1] < t
 
         points.append(
             AbstainPoint(
@@ -431,6 +441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     unchunked = sum(1 for f in facts if not any(f in c for c in squashed))
     max_tokens = max((t for _, _, t in chunks), default=0)
     articles = services.index.stats().articles
+    print(
+        f"{articles} articles, {len(chunks)} chunks of at most {max_tokens} tokens; "
+        f"{unchunked} of {len(facts)} gold facts are in no chunk whole.",
+        flush=True,
+    )
 
     configs = configurations(settings)
     if args.only_final:
@@ -457,21 +472,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(type_table(final_scores))
         print(f"Total {time.perf_counter() - started:.0f} s.")
         return 0
-    # Abstention, with the final configuration: answer every query with the similarity test
-    # off, then read off which thresholds would have abstained.
+    # Abstention, with the final configuration: answer every query and read off, from each
+    # answer's support, which thresholds would have declined it.
     final = configs[-1]
-    open_answerer = make_answerer(services, embedder, final, threshold=-1.0)
-    signals: list[tuple[bool, float, bool]] = []
+    answerer = make_answerer(services, embedder, final)
+    signals: list[tuple[bool, float | None]] = []
     abstain_started = time.perf_counter()
     progress = _progress("answers (abstention)", len(answerable) + len(nulls))
-    final_by_query = {q["query"]: ps for q, ps in zip(answerable, final_results, strict=True)}
     for i, q in enumerate([*answerable, *nulls]):
-        passages = final_by_query.get(q["query"])
-        if passages is None:
-            passages = open_answerer.search(q["query"], k=TOP_K)
-        best = max((p.similarity or 0.0 for p in passages), default=0.0)
-        answer = open_answerer.answer(q["query"])
-        signals.append((q["question_type"] == "null_query", best, answer.answered))
+        answer = answerer.answer(q["query"])
+        signals.append((q["question_type"] == "null_query", answer.support))
         progress(i + 1)
     abstain_seconds = time.perf_counter() - abstain_started
     thresholds = [round(0.30 + 0.025 * i, 3) for i in range(13)]
@@ -526,10 +536,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     abstain_text = _wrap(
         f"Abstention, final configuration: each of the {len(answerable)} answerable and "
-        f"{len(nulls)} null queries answered with the similarity test off; a query abstains "
-        "at threshold t when the best retrieved chunk's cosine similarity is below t or when "
-        "no retrieved sentence can answer it (no shared term, or a number of the question "
-        f"missing). {abstain_seconds:.0f} s. At the default NEWSBOT_ABSTAIN_THRESHOLD="
+        f"{len(nulls)} null queries answered once; newsbot declines at threshold t when no "
+        "retrieved chunk whose cosine similarity to the question is at least t has a "
+        "sentence that can answer it (a statement sharing a term with the "
+        "question, from an article mentioning the numbers it names). "
+        f"{abstain_seconds:.0f} s. At the default NEWSBOT_ABSTAIN_THRESHOLD="
         f"{settings.abstain_threshold}: {at_default.null_abstained:.1%} of null queries "
         f"abstained, {at_default.answerable_abstained:.1%} of answerable ones. Target: at "
         "least 50% and at most 5%."

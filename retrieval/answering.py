@@ -197,7 +197,9 @@ class Answerer:
         stats = self.stats(filters.scopes if filters else None)
         bodies = self._index.get_bodies([p.article_id for p in passages])
         candidates = _verified(self._candidates(text, plan, passages), bodies)
-        quotes_from = self._select(text, passages, candidates, bodies)
+        usable = _quotable(text, passages, candidates, bodies)
+        support = max((_similarity(c.passage) for c in usable), default=None)
+        quotes_from = self._select(usable)
         if not quotes_from:
             return Answer(
                 question=text,
@@ -207,6 +209,7 @@ class Answerer:
                 nearest=with_copies(_nearest(passages), self._index),  # "also reported by"
                 articles_searched=stats.articles,
                 newest_published=stats.newest_published,
+                support=support,
             )
         citations: dict[str, Citation] = {}
         quotes: list[Quote] = []
@@ -224,6 +227,7 @@ class Answerer:
             nearest=(),
             articles_searched=stats.articles,
             newest_published=stats.newest_published,
+            support=support,
         )
 
     def stats(self, scopes: tuple[str, ...] | None) -> IndexStats:
@@ -285,26 +289,10 @@ class Answerer:
             out.append(replace(pair, score=pair.score - PAIR_COST))
         return out
 
-    def _select(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        candidates: list[_Candidate],
-        bodies: dict[str, str],
-    ) -> list[_Candidate]:
-        if not passages or max(_similarity(p) for p in passages) < self._threshold:
-            return []
-        wanted = numbers(_TIMESTAMP.sub(" ", question), skip_dates=True)
-        known = {p.article_id: _numbers_of(p, bodies) for p in passages} if wanted else {}
-        if wanted and not wanted <= set().union(*known.values()):
-            return []  # a number the question names is in none of the articles found
-        usable = [
-            c
-            for c in candidates
-            if c.coverage > 0
-            and _is_statement(c.text)
-            and (not wanted or bool(wanted & known[c.passage.article_id]))
-        ]
+    def _select(self, quotable: list[_Candidate]) -> list[_Candidate]:
+        """The best quotes, from passages that match the question well enough (at least
+        the abstention threshold): none means "no ingested article covers this"."""
+        usable = [c for c in quotable if _similarity(c.passage) >= self._threshold]
         if not usable:
             return []
         usable.sort(key=lambda c: c.score, reverse=True)
@@ -318,6 +306,27 @@ class Answerer:
             chosen.append(c)
         # Quotes of one article read best in the article's own order.
         return sorted(chosen, key=lambda c: (chosen.index(_first_of(chosen, c)), c.start))
+
+
+def _quotable(
+    question: str,
+    passages: Sequence[Passage],
+    candidates: list[_Candidate],
+    bodies: dict[str, str],
+) -> list[_Candidate]:
+    """Sentences that could answer: statements sharing a term with the question, from
+    articles that mention the numbers it names."""
+    wanted = numbers(_TIMESTAMP.sub(" ", question), skip_dates=True)
+    known = {p.article_id: _numbers_of(p, bodies) for p in passages} if wanted else {}
+    if wanted and not wanted <= set().union(*known.values()):
+        return []  # a number the question names is in none of the articles found
+    return [
+        c
+        for c in candidates
+        if c.coverage > 0
+        and _is_statement(c.text)
+        and (not wanted or bool(wanted & known[c.passage.article_id]))
+    ]
 
 
 def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:

@@ -128,6 +128,8 @@ class ExportedEmbedder(TokenizingEmbedder):
     (which pools as the original does) and normalises."""
 
     backend_name = ""
+    # Inputs are padded to a multiple of this many tokens (the mask hides the padding).
+    length_multiple = 1
 
     def __init__(
         self, model_name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
@@ -140,7 +142,8 @@ class ExportedEmbedder(TokenizingEmbedder):
         self._threads = threads or os.cpu_count() or 1
         self._model_tokenizer: Any = None
         self._input_names: tuple[str, ...] = ()
-        self._loaded = False
+        self._exported: Path | None = None
+        self._runners: dict[str, Any] = {}
 
     @property
     def backend(self) -> str:
@@ -156,12 +159,13 @@ class ExportedEmbedder(TokenizingEmbedder):
 
     # --- loading -------------------------------------------------------------------------
 
-    def _ensure_loaded(self) -> None:
-        if self._loaded:
-            return
+    def _ensure_loaded(self) -> Path:
+        """The tokenizer, and the exported model's directory (exporting it first if needed)."""
+        if self._exported is not None:
+            return self._exported
         with self._lock:
-            if self._loaded:
-                return
+            if self._exported is not None:
+                return self._exported
             path = Path(self._path)
             if not path.is_dir():
                 raise ConfigError(
@@ -179,18 +183,31 @@ class ExportedEmbedder(TokenizingEmbedder):
             exported = ensure_exported(self._cache_dir, self._name, path, self.backend_name)
             manifest = json.loads((exported / EXPORT_MANIFEST).read_text(encoding="utf-8"))
             self._input_names = tuple(manifest["inputs"])
-            log.info("Loading embedding model %s (%s)", self._name, self.backend_name)
-            self._load_runtime(exported)
             self._model_tokenizer = tokenizer
-            self._loaded = True
+            self._exported = exported
+            return exported
 
-    def _load_runtime(self, exported: Path) -> None:
+    def _runner(self, kind: str) -> Any:
+        """The compiled model for "documents" (every thread) or "query" (one thread), made on
+        first use: a bot that only answers never pays for the bulk one."""
+        runner = self._runners.get(kind)
+        if runner is None:
+            exported = self._ensure_loaded()
+            with self._lock:
+                runner = self._runners.get(kind)
+                if runner is None:
+                    log.info("Loading embedding model %s (%s, %s)", self._name, self.backend, kind)
+                    runner = self._runners[kind] = self._load_runner(exported, kind)
+        return runner
+
+    def _load_runner(self, exported: Path, kind: str) -> Any:
         raise NotImplementedError
 
     # --- running -------------------------------------------------------------------------
 
     def _feeds(self, encodings: Sequence[Any]) -> dict[str, np.ndarray]:
-        width = max(len(e.ids) for e in encodings)
+        longest = max(len(e.ids) for e in encodings)
+        width = -(-longest // self.length_multiple) * self.length_multiple
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         types = np.zeros((len(encodings), width), dtype=np.int64)
@@ -208,28 +225,29 @@ class ExportedEmbedder(TokenizingEmbedder):
         for lo in range(0, len(order), self._batch_size):
             yield order[lo : lo + self._batch_size]
 
-    def _run_documents(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+    def _run_documents(self, runner: Any, batches: list[dict[str, np.ndarray]]) -> list[Any]:
         raise NotImplementedError
 
-    def _run_query(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    def _run_query(self, runner: Any, feeds: dict[str, np.ndarray]) -> Any:
         raise NotImplementedError
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        self._ensure_loaded()
+        runner = self._runner("documents")
         encodings = self._model_tokenizer.encode_batch(list(texts))
         order = list(self._batches(encodings))
-        outputs = self._run_documents([self._feeds([encodings[i] for i in b]) for b in order])
+        feeds = [self._feeds([encodings[i] for i in rows]) for rows in order]
+        outputs = self._run_documents(runner, feeds)
         vectors = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
         for rows, out in zip(order, outputs, strict=True):
             vectors[rows] = out
         return normalized(vectors)
 
     def embed_query(self, text: str) -> Vectors:
-        self._ensure_loaded()
+        runner = self._runner("query")
         feeds = self._feeds([self._model_tokenizer.encode(text)])
-        vector: Vectors = normalized(self._run_query(feeds))[0]
+        vector: Vectors = normalized(self._run_query(runner, feeds))[0]
         return vector
 
 
@@ -239,31 +257,27 @@ class OnnxEmbedder(ExportedEmbedder):
 
     backend_name = "onnx-int8"
 
-    def _load_runtime(self, exported: Path) -> None:
+    def _load_runner(self, exported: Path, kind: str) -> Any:
         import onnxruntime as ort
 
-        def session(threads: int) -> Any:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
-            # Waiting threads sleep instead of spinning: the cores are shared with our own
-            # chunking and index writes (and other work on the machine).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(
-                str(exported / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads if kind == "documents" else 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        # Waiting threads sleep instead of spinning: the cores are shared with our own
+        # chunking and index writes (and other work on the machine).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(
+            str(exported / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
 
-        self._documents = session(self._threads)
-        self._query = session(1)
+    def _run_documents(self, runner: Any, batches: list[dict[str, np.ndarray]]) -> list[Any]:
+        return [runner.run(None, feeds)[0] for feeds in batches]
 
-    def _run_documents(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-        return [self._documents.run(None, feeds)[0] for feeds in batches]
-
-    def _run_query(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self._query.run(None, feeds)[0])
+    def _run_query(self, runner: Any, feeds: dict[str, np.ndarray]) -> Any:
+        return runner.run(None, feeds)[0]
 
 
 class OpenVinoEmbedder(ExportedEmbedder):
@@ -271,55 +285,57 @@ class OpenVinoEmbedder(ExportedEmbedder):
     stream per thread, each batch on one core; a question runs on the calling thread."""
 
     backend_name = "openvino-int8"
+    # OpenVINO keeps compiled kernels per input shape: without buckets, every new question
+    # length adds some (a bot process grew by 250 MB over 600 questions); with them, a few
+    # dozen shapes serve everything, and they are warm.
+    length_multiple = 16
 
-    def _load_runtime(self, exported: Path) -> None:
+    def __init__(
+        self, model_name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
+    ) -> None:
+        super().__init__(model_name, cache_dir=cache_dir, batch_size=batch_size, threads=threads)
+        self._bulk_lock = threading.Lock()
+        self._requests = threading.local()
+
+    def _load_runner(self, exported: Path, kind: str) -> Any:
         ov = import_openvino()
         core = ov.Core()
-        model = core.read_model(str(exported / "model.xml"))
-        # No pinning of threads to cores: on a machine shared with other work (and with our
-        # own chunking and index writes) a pinned thread waits for its core to come free.
-        self._documents = core.compile_model(
-            model,
-            "CPU",
-            {
+        if kind == "documents":
+            config = {
                 "PERFORMANCE_HINT": "THROUGHPUT",
                 "NUM_STREAMS": str(self._threads),
                 "INFERENCE_NUM_THREADS": str(self._threads),
-                "ENABLE_CPU_PINNING": "NO",
-            },
-        )
-        self._query = core.compile_model(
-            model,
-            "CPU",
-            {
+            }
+        else:
+            config = {
                 "PERFORMANCE_HINT": "LATENCY",
                 "NUM_STREAMS": "1",
                 "INFERENCE_NUM_THREADS": "1",
-                "ENABLE_CPU_PINNING": "NO",
-            },
-        )
-        self._queue_lock = threading.Lock()
-        self._requests = threading.local()
+            }
+        # No pinning of threads to cores: on a machine shared with other work (and with our
+        # own chunking and index writes) a pinned thread waits for its core to come free.
+        config["ENABLE_CPU_PINNING"] = "NO"
+        return core.compile_model(str(exported / "model.xml"), "CPU", config)
 
-    def _run_documents(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+    def _run_documents(self, runner: Any, batches: list[dict[str, np.ndarray]]) -> list[Any]:
         ov = import_openvino()
-        outputs: list[np.ndarray] = [np.empty(0)] * len(batches)
+        outputs: list[Any] = [None] * len(batches)
 
         def done(request: Any, slot: int) -> None:
             outputs[slot] = np.array(request.get_output_tensor(0).data, copy=True)
 
-        with self._queue_lock:  # one bulk job at a time owns the streams
-            queue = ov.AsyncInferQueue(self._documents, self._threads)
+        with self._bulk_lock:  # one bulk job at a time owns the streams
+            queue = ov.AsyncInferQueue(runner, self._threads)
             queue.set_callback(done)
             for slot, feeds in enumerate(batches):
                 queue.start_async(feeds, userdata=slot)
             queue.wait_all()
         return outputs
 
-    def _run_query(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    def _run_query(self, runner: Any, feeds: dict[str, np.ndarray]) -> Any:
         request = getattr(self._requests, "request", None)
         if request is None:  # an infer request serves one thread at a time
-            request = self._requests.request = self._query.create_infer_request()
+            request = self._requests.request = runner.create_infer_request()
         request.infer(feeds)
         return np.array(request.get_output_tensor(0).data, copy=True)
 

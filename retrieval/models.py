@@ -166,6 +166,10 @@ class Answer:
     nearest: tuple[Citation, ...]
     articles_searched: int
     newest_published: datetime | None
+    # How well the best passage that could be quoted matches the question (its cosine
+    # similarity; None when no passage had a quotable sentence): what the abstention
+    # threshold is compared with. Not part of the JSON contract.
+    support: float | None = None
 
     def to_json(self) -> dict[str, object]:
         """The `newsbot ask --json` contract."""

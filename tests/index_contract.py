@@ -9,6 +9,7 @@ from ingest.chunking import Chunker, embedding_text
 from retrieval.embedding import Embedder
 from retrieval.index import NewsIndex, SearchFilters
 from retrieval.models import Article
+from retrieval.terms import terms
 
 NATO = Article(
     title="NATO responds to Russia",
@@ -139,3 +140,43 @@ class NewsIndexContract:
         assert (record.author, record.outlet, record.published) == (None, None, None)
         passages = index.search(embedder.embed_query("NATO"), 20)
         assert passages and all(p.author is None and p.outlet is None for p in passages)
+
+    # --- hybrid retrieval: the BM25 ranking stays equal to what is stored ----------------
+
+    def test_lexical_ranking_follows_every_update_and_forget(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        def found(query: str, filters: SearchFilters | None = None) -> set[str]:
+            ids = [cid for cid, _ in index.rank_lexical(terms(query), 20, filters)]
+            return {p.article_id for p in index.get_passages(ids).values()}
+
+        store(index, embedder, NATO)
+        store(index, embedder, FTX)
+        assert found("unacceptable demands") == {NATO.id}
+        assert found("Bankman-Fried prosecutors") == {FTX.id}
+        assert found("Bankman-Fried NATO", SearchFilters(outlets=("Sputnik",))) == {NATO.id}
+        assert found("NATO Bankman", SearchFilters(since=datetime(2023, 1, 1, tzinfo=UTC))) == {
+            FTX.id
+        }
+        store(index, embedder, Article(title="NATO", body="Talks collapsed.", url=NATO.url))
+        assert found("unacceptable demands") == set()
+        assert found("talks collapsed") == {NATO.id}
+        index.forget(FTX.id)
+        assert found("Bankman-Fried prosecutors") == set()
+        assert index.outlets() == []
+
+    def test_passages_by_id_are_body_spans_with_their_similarity(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        store(index, embedder, NATO)
+        store(index, embedder, FTX)
+        query = embedder.embed_query("Bankman-Fried fraud trial")
+        ranked = index.rank_dense(query, 3)
+        assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+        passages = index.get_passages([cid for cid, _ in ranked], vector=query)
+        bodies = {NATO.id: NATO.body, FTX.id: FTX.body}
+        for cid, similarity in ranked:
+            p = passages[cid]
+            assert bodies[p.article_id][p.start : p.end] == p.text
+            assert p.similarity is not None and abs(p.similarity - similarity) < 1e-4
+        assert index.outlets() == ["Sputnik", "The Verge"]

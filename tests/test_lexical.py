@@ -263,3 +263,26 @@ def test_the_lexical_index_survives_restarts_and_is_rebuilt_when_lost(
     assert {
         rebuilt.get_passages([c])[c].article_id for c in lexical_ids(rebuilt, "NATO fraud", dated)
     } == {FTX.id}
+
+
+def test_an_outlet_whose_story_is_stored_as_a_copy_finds_the_lead(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    index = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
+    store(index, embedder, FTX)
+    store(index, embedder, NATO)
+    wire = Article(
+        title=FTX.title, body=FTX.body, outlet="Wire Service", url="https://example.org/wire"
+    )
+    index.store_copy(wire, FTX.id)
+    assert "Wire Service" in index.outlets()
+    only_wire = SearchFilters(outlets=("Wire Service",))
+    assert article_ids_in(index, "Bankman-Fried trial NATO", only_wire) == {FTX.id}
+    dense = index.rank_dense(embedder.embed_query("NATO Russia"), 10, only_wire)
+    assert {index.get_passages([c])[c].article_id for c, _ in dense} == {FTX.id}
+    assert article_ids_in(index, "NATO", SearchFilters(outlets=("Sputnik",))) == {NATO.id}
+
+
+def article_ids_in(index: ChromaIndex, query: str, filters: SearchFilters) -> set[str]:
+    found = index.get_passages(sorted(lexical_ids(index, query, filters)))
+    return {p.article_id for p in found.values()}

@@ -1,0 +1,95 @@
+"""Filtered dense search (outlets, dates, scopes) finds exactly what Chroma's own metadata
+filter finds, by every route: the few chunks the filter keeps compared here, a Chroma search
+restricted to them, or an over-fetch from the whole index with the others dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.loaders import Loaded
+from ingest.services import Services
+from retrieval import index as index_module
+from retrieval.index import SearchFilters, _where
+from retrieval.models import Article
+
+OUTLETS = ("Reuters", "The Verge", "BBC")
+DAY0 = datetime(2023, 10, 1, tzinfo=UTC)
+
+
+def _articles() -> list[Article]:
+    found = []
+    for i in range(12):
+        found.append(
+            Article(
+                title=f"Port strike day {i}",
+                body=(
+                    f"Dock workers at port {i} went on strike over pay. "
+                    f"The union said talks with the operator had failed on day {i}. "
+                    "Shipping companies warned of delays to deliveries."
+                ),
+                outlet=OUTLETS[i % 3],
+                published=DAY0 + timedelta(days=i),
+                url=f"https://news.test/strike/{i}",
+                scope="global" if i % 4 else "guild:7",
+            )
+        )
+    return found
+
+
+FILTERS = [
+    SearchFilters(),
+    SearchFilters(outlets=("The Verge",)),
+    SearchFilters(outlets=("Reuters", "BBC")),
+    SearchFilters(since=DAY0 + timedelta(days=5)),
+    SearchFilters(since=DAY0 + timedelta(days=2), until=DAY0 + timedelta(days=6)),
+    SearchFilters(scopes=("global",)),
+    SearchFilters(scopes=("global", "guild:7"), outlets=("BBC",)),
+]
+
+
+@pytest.mark.parametrize("route", ["compared here", "by id in Chroma", "over-fetch"])
+def test_filtered_dense_search_finds_what_chromas_filter_finds(
+    services: Services, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    monkeypatch.setattr(
+        index_module, "DENSE_OVERFETCH_SHARE", 0.0 if route == "over-fetch" else 1.1
+    )
+    if route == "by id in Chroma":
+        monkeypatch.setattr(index_module, "DENSE_EXACT_MAX", 0)
+    services.ingester.ingest([Loaded(a.url or "", a) for a in _articles()])
+    index = services.index
+    assert index.count_chunks() >= 12
+    vector = services.embedder.embed_query("dock workers strike")
+    for filters in FILTERS:
+        expected = index._chunks.query(
+            query_embeddings=[vector], n_results=50, where=_where(filters), include=[]
+        )["ids"][0]
+        got = [cid for cid, _ in index.rank_dense(vector, 50, filters)]
+        assert expected and set(got) == set(expected), filters
+        assert got[:3] == expected[:3], filters
+
+
+def test_a_filter_that_keeps_nothing_finds_nothing(services: Services) -> None:
+    services.ingester.ingest([Loaded(a.url or "", a) for a in _articles()])
+    vector = services.embedder.embed_query("dock workers strike")
+    assert services.index.rank_dense(vector, 10, SearchFilters(outlets=("Nobody",))) == []
+
+
+def test_a_question_asked_again_after_an_ingest_finds_the_new_article(
+    services: Services,
+) -> None:
+    services.ingester.ingest([Loaded(a.url or "", a) for a in _articles()])
+    vector = services.embedder.embed_query("ferry timetable changes for the winter")
+    before = services.index.rank_dense(vector, 5, SearchFilters(scopes=("global",)))
+    ferry = Article(
+        title="Winter ferry timetable",
+        body="The ferry company changed its timetable for the winter months.",
+        url="https://news.test/ferry",
+    )
+    services.ingester.ingest([Loaded("ferry", ferry)])
+    for filters in (None, SearchFilters(scopes=("global",))):
+        after = services.index.rank_dense(vector, 5, filters)
+        assert after[0][0] not in {cid for cid, _ in before}
+        assert services.index.get_passages([after[0][0]])[after[0][0]].article_id == ferry.id
