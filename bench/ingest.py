@@ -1,9 +1,10 @@
 """Ingest speed: the MultiHop-RAG corpus, a naive baseline and each embedding backend through
 the product's pipeline, in one run, each in a fresh process; then an unchanged re-ingest.
 
-    .venv/bin/python bench/ingest.py             # prints the table, updates docs/benchmarks.md
+    .venv/bin/python bench/ingest.py             # prints the tables, updates docs/benchmarks.md
     .venv/bin/python bench/ingest.py --no-write  # prints only
     .venv/bin/python bench/ingest.py --limit 100 --backends onnx-int8   # a quick look
+    .venv/bin/python bench/ingest.py --quality-only   # only each backend's MultiHop Hits@10
 
 Every run starts from an empty data directory and is timed from reading the corpus file to
 the last write, model loading included; the one-time export of the exported backends is
@@ -12,6 +13,10 @@ cleaning and chunking, then per article sentence-transformers fp32 `encode` and 
 `add`. tokens counts what the model reads (headline + chunk + 2 special tokens). CPU s is
 the process's user+sys time: on a shared machine, chunks per CPU second is the steadier
 figure. load is the 1/5-minute load average when the run started.
+
+Then each backend's retrieval quality: MultiHop-RAG Hits@10 by bench/multihop.py (dense only,
+and the final configuration), next to torch-fp32's; the default backend is the fastest whose
+Hits@10 stays within 0.005 of it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ MODEL = "all-MiniLM-L6-v2"
 COMMAND = "python bench/ingest.py"
 TARGET_SPEEDUP = 5.0
 TARGET_REINGEST = 20.0
+HITS_TOLERANCE = 0.005
 
 
 # --- the child processes -----------------------------------------------------------------------
@@ -213,6 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument(
+        "--speed-only", action="store_true", help="skip the retrieval quality of each backend"
+    )
+    parser.add_argument(
+        "--quality-only", action="store_true", help="only the retrieval quality of each backend"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
@@ -229,6 +241,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     backends = [b for b in args.backends.split(",") if b]
+    rates: dict[str, float] = {}
+    if not args.quality_only:
+        rates = speed(args, backends)
+    if not args.speed_only and not args.limit:
+        quality(backends, rates, write=not args.no_write)
+    return 0
+
+
+def speed(args: argparse.Namespace, backends: list[str]) -> dict[str, float]:
+    """The speed runs; returns each backend's chunks/s."""
     work = Path(tempfile.mkdtemp(prefix="newsbot-bench-ingest-"))
     models = work / "models"
     corpus = args.corpus
@@ -324,8 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(again_report)
     if made:
         print(f"\nOne-time exports (not in the runs): {made}.")
+    rates = {n.removeprefix("newsbot, "): r["chunks"] / r["seconds"] for n, r, _ in runs}
     if args.no_write or args.limit:
-        return 0
+        return rates
     intro = (
         f"`{COMMAND}` on {today()}, {machine()}; the whole MultiHop-RAG corpus "
         f"({runs[0][1]['chunks']} chunks of at most 256 model tokens for the baseline). "
@@ -339,7 +362,87 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = f"\n\nOne-time exports, before the runs: {made}." if made else ""
     write_section("ingest", f"{intro}\n\n{report}\n\n{again_report}{notes}")
     print(f"\nUpdated {Path('docs/benchmarks.md')}.")
-    return 0
+    return rates
+
+
+def multihop_hits(backend: str) -> tuple[float, float]:
+    """(Hits@10 of dense-only retrieval, Hits@10 of the final configuration) on MultiHop-RAG
+    with this backend: bench/multihop.py, which builds (once, cached) the index with it."""
+    env = {**os.environ, "NEWSBOT_EMBEDDING_BACKEND": backend}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "multihop.py"), "--no-write", "--no-abstention"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    dense = final = None
+    for line in done.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 1 and cells[0].startswith("dense only"):
+            dense = float(cells[1])
+        if len(cells) > 1 and cells[0].startswith("**final**"):
+            final = float(cells[1])
+    if done.returncode != 0 or dense is None or final is None:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"bench/multihop.py failed for {backend}")
+    return dense, final
+
+
+def quality(backends: list[str], rates: dict[str, float], *, write: bool) -> None:
+    """Each backend's MultiHop-RAG Hits@10 next to torch-fp32's, and the default's rule: the
+    fastest backend within HITS_TOLERANCE of fp32."""
+    hits: dict[str, tuple[float, float]] = {}
+    for backend in dict.fromkeys(["torch-fp32", *backends]):
+        print(f"MultiHop-RAG with {backend} ...", flush=True)
+        hits[backend] = multihop_hits(backend)
+    base_dense, base_final = hits["torch-fp32"]
+    rows = []
+    for backend, (dense, final) in hits.items():
+        ok = base_final - final <= HITS_TOLERANCE
+        rows.append(
+            [
+                backend,
+                f"{dense:.4f}",
+                f"{dense - base_dense:+.4f}",
+                f"{final:.4f}",
+                f"{final - base_final:+.4f}",
+                "yes" if ok else "no",
+                f"{rates[backend]:.1f}" if backend in rates else "",
+            ]
+        )
+    header = [
+        "backend",
+        "Hits@10, dense only",
+        "vs fp32",
+        "Hits@10, final",
+        "vs fp32",
+        f"final at most {HITS_TOLERANCE} below fp32",
+        "ingest chunks/s (above)",
+    ]
+    report = table(header, rows)
+    eligible = [b for b, (_, f) in hits.items() if base_final - f <= HITS_TOLERANCE]
+    fastest = max(eligible, key=lambda b: rates.get(b, 0.0)) if rates else None
+    default = default_backend()
+    verdict = (
+        f"Fastest within {HITS_TOLERANCE} of torch-fp32: {fastest}; the default is {default}."
+        if fastest
+        else f"The default is {default}."
+    )
+    print()
+    print(report)
+    print(verdict)
+    if not write:
+        return
+    intro = (
+        f"`{COMMAND}` on {today()}, {machine()}: each backend's index of the whole corpus "
+        "(built by bench/multihop.py, cached in .bench-cache/) and MultiHop-RAG Hits@10 as "
+        "bench/multihop.py scores it, for dense-only retrieval (where the vectors alone "
+        "decide) and for the final configuration (what answers use). The default backend is "
+        f"the fastest whose final Hits@10 is at most {HITS_TOLERANCE} below torch-fp32's."
+    )
+    write_section("backends", f"{intro}\n\n{report}\n\n{verdict}")
 
 
 if __name__ == "__main__":

@@ -158,12 +158,16 @@ def measure(data: Path, asked: Sequence[str], profile: int) -> dict[str, Any]:
     answerer = services.answerer
     for q in asked[:20]:  # the first answers touch cold pages of the index
         answerer.answer(q)
+    spent = _stage_clock(services)
     latencies: list[float] = []
+    stages: list[dict[str, float]] = []
     answered = 0
     for q in asked:
+        spent.clear()
         t0 = time.perf_counter()
         answer = answerer.answer(q)
         latencies.append((time.perf_counter() - t0) * 1000)
+        stages.append(dict(spent))
         answered += answer.answered
     embed: list[float] = []
     for q in asked[:200]:
@@ -171,6 +175,7 @@ def measure(data: Path, asked: Sequence[str], profile: int) -> dict[str, Any]:
         services.embedder.embed_query(q)
         embed.append((time.perf_counter() - t0) * 1000)
     result: dict[str, Any] = {
+        "stages": stages,
         "chunks": services.index.count_chunks(),
         "articles": services.index.stats().articles,
         "latencies": latencies,
@@ -190,6 +195,60 @@ def measure(data: Path, asked: Sequence[str], profile: int) -> dict[str, Any]:
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
         result["profile"] = out.getvalue()
     return result
+
+
+# Where an answer's time goes: the index and embedder calls it makes (ms per answer).
+STAGES = {
+    "query embedding": ("embedder", "embed_query"),
+    "dense search": ("index", "rank_dense"),
+    "BM25 search": ("index", "rank_lexical"),
+    "chunks fetched": ("index", "get_passages"),
+    "bodies fetched (quote check)": ("index", "get_bodies"),
+    "copies looked up": ("index", "copies_of"),
+    "index stats (cached 30 s)": ("index", "stats"),
+}
+
+
+def _stage_clock(services: Any) -> dict[str, float]:
+    """Times every call of the STAGES methods into the returned dict (clear it per answer)."""
+    spent: dict[str, float] = {}
+    for stage, (owner, name) in STAGES.items():
+        target = services.embedder if owner == "embedder" else services.index
+        method = getattr(target, name, None)
+        if method is None:
+            continue
+
+        def timed(*args: Any, _method: Any = method, _stage: str = stage, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _method(*args, **kw)
+            finally:
+                spent[_stage] = spent.get(_stage, 0.0) + (time.perf_counter() - t0) * 1000
+
+        setattr(target, name, timed)
+    return spent
+
+
+def stage_table(latencies: Sequence[float], stages: Sequence[dict[str, float]]) -> str:
+    """Mean ms per answer and stage, for the faster half and for the slowest 5%."""
+    order = sorted(range(len(latencies)), key=lambda i: latencies[i])
+    half, tail = order[: len(order) // 2], order[int(len(order) * 0.95) :]
+
+    def mean(rows: list[int], stage: str | None) -> float:
+        if stage is None:  # everything else: question reading, fusion, quote selection
+            values = [latencies[i] - sum(stages[i].values()) for i in rows]
+        else:
+            values = [stages[i].get(stage, 0.0) for i in rows]
+        return sum(values) / max(len(values), 1)
+
+    def total(rows: list[int]) -> str:
+        return f"**{sum(latencies[i] for i in rows) / max(len(rows), 1):.1f}**"
+
+    rows = [[s, f"{mean(half, s):.1f}", f"{mean(tail, s):.1f}"] for s in STAGES]
+    rest = "the rest (reading the question, fusion, quote selection)"
+    rows.append([rest, f"{mean(half, None):.1f}", f"{mean(tail, None):.1f}"])
+    rows.append(["**total**", total(half), total(tail)])
+    return table(["stage", "ms, faster half", "ms, slowest 5%"], rows)
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
@@ -277,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report)
     big_r = results[-1]
+    stages = stage_table(big_r["latencies"], big_r["stages"])
+    print(f"\nWhere the time goes at {big_r['chunks']:,} chunks:\n{stages}")
     verdict = (
         f"At {big_r['chunks']:,} chunks: p50 {percentile(big_r['latencies'], 50):.1f} ms "
         f"(target <= {TARGETS['p50']:.0f}), p95 {percentile(big_r['latencies'], 95):.1f} ms "
@@ -296,7 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "article as distinct articles (own URL and date, noisy copies of the chunk vectors; "
         "see the script's docstring). load is the 1/5-minute load average at the start."
     )
-    write_section("query", f"{intro}\n\n{report}\n\n{verdict}")
+    write_section(
+        "query",
+        f"{intro}\n\n{report}\n\n{verdict}\n\nWhere the time goes at "
+        f"{big_r['chunks']:,} chunks (mean ms per answer):\n\n{stages}",
+    )
     print(f"Updated {Path('docs/benchmarks.md')}.")
     return 0
 

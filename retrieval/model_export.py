@@ -11,7 +11,7 @@ parent never imports torch):
 2. `onnx-int8`: `onnxruntime.quantization.quantize_dynamic` with int8 weights *per channel*
    (per tensor loses too much: cosine 0.94 to fp32).
    `openvino-int8`: NNCF's static int8 quantisation (transformer preset) of the OpenVINO
-   model, calibrated on news text (the sample articles in examples/news).
+   model, calibrated on news text (the sample articles in the repository's examples/news).
 3. The result must agree with the original model (cosine >= 0.98 on news sentences) or the
    export fails; it is written to a temporary directory and renamed into place with a
    manifest (`export.json`) last.
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-CALIBRATION_SOURCE = REPO / "examples" / "news" / "multihop-rag-sample.json"
+CALIBRATION_FILE = Path("examples") / "news" / "multihop-rag-sample.json"
 OPSET = 17
 MIN_COSINE = 0.98
 CHECK_SENTENCES = (
@@ -96,11 +96,16 @@ def export_onnx(model: Any, path: Path) -> list[str]:
     return names
 
 
-def calibration_texts(model: Any, limit: int = 120) -> list[str]:
-    """Chunk-sized windows (headline + about 200 tokens) of the sample news articles."""
-    if not CALIBRATION_SOURCE.is_file():
-        raise SystemExit(f"calibration texts not found: {CALIBRATION_SOURCE}")
-    articles = json.loads(CALIBRATION_SOURCE.read_text(encoding="utf-8"))
+def calibration_texts(limit: int = 120) -> list[str]:
+    """Chunk-sized windows (headline + about 200 tokens) of the sample news articles, from
+    the repository (a checkout, or the Docker image's working directory)."""
+    found = [p for p in (REPO / CALIBRATION_FILE, Path.cwd() / CALIBRATION_FILE) if p.is_file()]
+    if not found:
+        raise SystemExit(
+            f"the calibration texts ({CALIBRATION_FILE} of the repository) are not here: "
+            "run from the repository, or use NEWSBOT_EMBEDDING_BACKEND=onnx-int8"
+        )
+    articles = json.loads(found[0].read_text(encoding="utf-8"))
     texts: list[str] = []
     for article in articles:
         words = str(article["body"]).split()
@@ -128,7 +133,7 @@ def quantize_openvino(model: Any, src: Path, dst: Path, names: Sequence[str]) ->
         enc = tokenizer([text], truncation=True, max_length=limit, return_tensors="np")
         return {n: np.asarray(enc[n], dtype=np.int64) for n in names}
 
-    samples = [feeds(t) for t in calibration_texts(model)]
+    samples = [feeds(t) for t in calibration_texts()]
     quantized = nncf.quantize(
         ov.Core().read_model(str(src)),
         nncf.Dataset(samples),

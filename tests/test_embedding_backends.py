@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +226,17 @@ def test_chunks_fit_the_model_with_an_exported_backend(onnx_embedder: OnnxEmbedd
     texts = [embedding_text(article, c.text) for c in chunks]
     assert len(chunks) > 1
     assert max(onnx_embedder.count_tokens(texts)) <= onnx_embedder.max_tokens
+
+
+def test_openvino_is_loaded_without_its_usage_telemetry(tmp_path: Path) -> None:
+    """A plain `import openvino` writes a client id under ~/intel and sends an event to
+    Google Analytics; ours must do neither (the id file is the visible trace)."""
+    pytest.importorskip("openvino")
+    env = {k: v for k, v in os.environ.items() if k not in {"CI", "TF_BUILD", "JENKINS_URL"}}
+    env["HOME"] = str(tmp_path)
+    code = "from retrieval.exported import import_openvino; import_openvino().Core()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "intel").exists()

@@ -12,7 +12,7 @@ from ingest.loaders import Loaded, LoadFailure, LoadItem
 from ingest.pipeline import Status
 from ingest.services import Services
 from retrieval.embedding import Vectors
-from retrieval.models import Article
+from retrieval.models import Article, Chunk
 
 TOPICS = ("harbour", "council", "railway", "hospital", "school", "bridge", "museum", "airport")
 
@@ -105,3 +105,21 @@ def test_a_failed_batch_stops_the_ingest_and_nothing_after_it_is_stored(
     monkeypatch.setattr(services.embedder, "embed_documents", failing._embed)
     again = services.ingester.ingest(items)
     assert [i.status for i in again.items] == [Status.UNCHANGED] * 4 + [Status.ADDED] * 12
+
+
+def test_a_failure_before_the_model_keeps_every_batch_before_it(
+    services: Services, small_batches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [Loaded(f"a{i}", _article(i)) for i in range(16)]
+    chunk = services.ingester._chunker.chunk
+
+    def chunk_or_fail(article: Article) -> list[Chunk]:
+        if article.id == _article(9).id:
+            raise RuntimeError("the tokenizer crashed")
+        return chunk(article)
+
+    monkeypatch.setattr(services.ingester._chunker, "chunk", chunk_or_fail)
+    with pytest.raises(RuntimeError, match="tokenizer crashed"):
+        services.ingester.ingest(items)
+    stored = {a.id for a in services.index.list_articles()}
+    assert stored == {_article(i).id for i in range(8)}  # the two batches before it
