@@ -504,9 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     at_default = abstention_curve(signals, [settings.abstain_threshold])[0]
 
     if args.dump:
+        from newsbot.cli import search_json
+
         with args.dump.open("w", encoding="utf-8") as out:
             for q, ps in zip(answerable, final_results, strict=True):
-                out.write(json.dumps(_search_json(q["query"], ps), ensure_ascii=False) + "\n")
+                out.write(json.dumps(search_json(q["query"], ps), ensure_ascii=False) + "\n")
 
     total = time.perf_counter() - started
     report = results_table(rows)
@@ -592,26 +594,6 @@ def _non_default_retrieval_settings(settings: Any) -> str:
         if getattr(settings, n) != Settings.model_fields[n].default
     ]
     return f" (here with {', '.join(changed)})" if changed else ""
-
-
-def _search_json(query: str, passages: Sequence[Any]) -> dict[str, Any]:
-    return {
-        "query": query,
-        "results": [
-            {
-                "rank": rank,
-                "score": round(p.score, 6),
-                "chunk_id": p.chunk_id,
-                "article_id": p.article_id,
-                "text": p.text,
-                "title": p.title,
-                "outlet": p.outlet,
-                "published": p.published.isoformat() if p.published else None,
-                "url": p.url,
-            }
-            for rank, p in enumerate(passages, start=1)
-        ],
-    }
 
 
 if __name__ == "__main__":

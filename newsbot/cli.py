@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,7 +20,7 @@ from ingest.services import Services, build_services, configure_logging
 from retrieval.dates import parse_day
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.index import SearchFilters
-from retrieval.models import GLOBAL_SCOPE, Article, StoredArticle
+from retrieval.models import GLOBAL_SCOPE, Article, Passage, StoredArticle
 from retrieval.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -96,6 +96,27 @@ def _article_json(source: str, article: Article) -> dict[str, object]:
         "updated": _iso(article.updated),
         "url": article.url,
         "body": article.body,
+    }
+
+
+def search_json(query: str, passages: Sequence[Passage]) -> dict[str, object]:
+    """The `newsbot search --json` contract (bench/multihop.py writes its dumps with it)."""
+    return {
+        "query": query,
+        "results": [
+            {
+                "rank": rank,
+                "score": round(p.score, 6),
+                "chunk_id": p.chunk_id,
+                "article_id": p.article_id,
+                "text": p.text,
+                "title": p.title,
+                "outlet": p.outlet,
+                "published": _iso(p.published),
+                "url": p.url,
+            }
+            for rank, p in enumerate(passages, start=1)
+        ],
     }
 
 
@@ -292,25 +313,7 @@ def search(
     for line in _read_lines(query):
         passages = answerer.search(line, k=top_k, filters=filters)
         if as_json or query == "-":
-            _emit(
-                {
-                    "query": line,
-                    "results": [
-                        {
-                            "rank": rank,
-                            "score": round(p.score, 6),
-                            "chunk_id": p.chunk_id,
-                            "article_id": p.article_id,
-                            "text": p.text,
-                            "title": p.title,
-                            "outlet": p.outlet,
-                            "published": _iso(p.published),
-                            "url": p.url,
-                        }
-                        for rank, p in enumerate(passages, start=1)
-                    ],
-                }
-            )
+            _emit(search_json(line, passages))
         else:
             for rank, p in enumerate(passages, start=1):
                 click.echo(f"{rank:>2}. {p.score:.3f}  {p.title} ({p.outlet or '-'})")
