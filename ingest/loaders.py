@@ -118,8 +118,9 @@ LoadItem = Loaded | LoadFailure
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, plus the supported files found by walking directories (sorted, hidden
-    names skipped). A path that does not exist is kept, so that `load_file` reports it."""
+    """Files as given, plus the supported files found by walking directories (sorted; hidden
+    names and a folder's own README/LICENSE skipped). A path that does not exist is kept, so
+    that `load_file` reports it."""
     out: list[Path] = []
     seen: set[Path] = set()
     for path in paths:
@@ -131,6 +132,10 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+# A news folder's own documentation (examples/news/README.md) is not an article.
+_FOLDER_DOCS = frozenset({"README", "LICENSE", "LICENCE", "CHANGELOG"})
+
+
 def _walk(root: Path) -> list[Path]:
     found: list[Path] = []
     # os.walk does not follow directory symlinks, so a link loop cannot hang the walk.
@@ -140,7 +145,9 @@ def _walk(root: Path) -> list[Path]:
         found.extend(
             base / name
             for name in filenames
-            if not name.startswith(".") and Path(name).suffix.lower() in _KIND_BY_SUFFIX
+            if not name.startswith(".")
+            and Path(name).suffix.lower() in _KIND_BY_SUFFIX
+            and Path(name).stem.upper() not in _FOLDER_DOCS
         )
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 

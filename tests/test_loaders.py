@@ -137,6 +137,15 @@ def test_expand_paths_walks_directories_sorted_skipping_hidden_and_unsupported(
     ]
 
 
+def test_a_folders_readme_and_licence_are_not_articles(tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    for rel in ["README.md", "sub/LICENSE.txt", "story.md", "readme-notes.md"]:
+        write(root / rel, "x")
+    readme = root / "README.md"
+    assert expand_paths([root]) == [root / "readme-notes.md", root / "story.md"]
+    assert expand_paths([readme]) == [readme]  # named explicitly: it is what the user wants
+
+
 def test_supported_suffixes_are_the_documented_ones() -> None:
     assert set(SUPPORTED_SUFFIXES) == {
         ".txt",
