@@ -82,6 +82,13 @@ def percentile(values: Sequence[float], p: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), p)) if values else float("nan")
 
 
+def wrap(text: str, width: int = 100) -> str:
+    """A paragraph of the docs, wrapped like the rest of them."""
+    import textwrap
+
+    return textwrap.fill(" ".join(text.split()), width=width, break_on_hyphens=False)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

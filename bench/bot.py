@@ -37,6 +37,7 @@ from _common import (
     settings_for,
     table,
     today,
+    wrap,
     write_section,
 )
 
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         'with quotes count embeds carrying a block quote; the others abstain ("no ingested '
         "article covers this\"). The process's peak RSS includes the fake Discord."
     )
-    write_section("bot", f"{intro}\n\n{report}\n\n{verdict}")
+    write_section("bot", f"{wrap(intro)}\n\n{report}\n\n{wrap(verdict)}")
     print(f"Updated {Path('docs/benchmarks.md')}.")
     return 0
 

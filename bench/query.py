@@ -52,6 +52,7 @@ from _common import (
     settings_for,
     table,
     today,
+    wrap,
     write_section,
 )
 
@@ -359,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     write_section(
         "query",
-        f"{intro}\n\n{report}\n\n{verdict}\n\nWhere the time goes at "
+        f"{wrap(intro)}\n\n{report}\n\n{wrap(verdict)}\n\nWhere the time goes at "
         f"{big_r['chunks']:,} chunks (mean ms per answer):\n\n{stages}",
     )
     print(f"Updated {Path('docs/benchmarks.md')}.")

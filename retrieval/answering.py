@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
+from functools import lru_cache
 
 from retrieval.embedding import Embedder
 from retrieval.errors import QuestionError
@@ -369,10 +370,16 @@ def _numbers_of(passage: Passage, bodies: dict[str, str]) -> set[str]:
     year or number is only answered from articles that mention it (each quote's article
     at least one of them, all of them among the articles retrieved): "the 2022 final" is
     not answered from the 2023 one."""
-    found = numbers(bodies.get(passage.article_id, ""))
+    found = set(_body_numbers(bodies.get(passage.article_id, "")))
     if passage.published is not None:
         found.add(str(passage.published.year))
     return found
+
+
+@lru_cache(maxsize=512)
+def _body_numbers(body: str) -> frozenset[str]:
+    """A body's numbers, read once per body text rather than once per question."""
+    return frozenset(numbers(body))
 
 
 def _attributes_to(text: str, speaker: set[str]) -> bool:

@@ -66,7 +66,7 @@ class Embedder(Protocol):
         ...
 
     def embed_query(self, text: str) -> Vectors:
-        """One short text, on the calling thread only: concurrent questions do not fight
+        """One short text, on a single thread: concurrent questions do not fight
         over the cores."""
         ...
 

@@ -4,12 +4,12 @@ OpenVINO (`openvino-int8`), fed by the model's own `tokenizers` tokenizer.
 
 The export runs once per model, in a child process (`python -m retrieval.model_export`, the
 only code here that needs torch), offline from the model's files, into
-`NEWSBOT_DATA_DIR/models/<model>-<key>/<backend>/`. A process that only answers questions
-never imports torch.
+`NEWSBOT_MODEL_CACHE_DIR/<model>-<key>/<backend>/` (default `NEWSBOT_DATA_DIR/models`). A
+process that only answers questions never imports torch.
 
 Threads: bulk embedding (`embed_documents`) uses every core it was given; a question
-(`embed_query`) runs on the calling thread alone, so concurrent questions in the bot do
-not fight over the cores.
+(`embed_query`) runs on one thread, so concurrent questions in the bot do not fight over the
+cores.
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ class OnnxEmbedder(ExportedEmbedder):
 
 class OpenVinoEmbedder(ExportedEmbedder):
     """OpenVINO, int8 (static quantisation with NNCF at export): bulk embedding runs one
-    stream per thread, each batch on one core; a question runs on the calling thread."""
+    stream per thread, each batch on one core; questions run on a single-threaded stream."""
 
     backend_name = "openvino-int8"
     # OpenVINO keeps compiled kernels per input shape: without buckets, every new question

@@ -233,6 +233,22 @@ class Bm25:
         codes = np.unique(meta["outlet"][live])
         return sorted(self._outlets[c] for c in codes if c != _NO_CODE)
 
+    def article_summary(self, scopes: tuple[str, ...] | None = None) -> tuple[int, int | None]:
+        """How many articles these scopes hold (all scopes with None) and the newest one's
+        publication timestamp (None when none is dated)."""
+        wanted = None if scopes is None else set(self._codes(self._scope_code, scopes).tolist())
+        count = 0
+        newest: int | None = None
+        for slots in self._article_slots.values():
+            first = slots[0]  # an article's chunks share its scope and date
+            if wanted is not None and self._scope[first] not in wanted:
+                continue
+            count += 1
+            ts = self._ts[first]
+            if ts != NO_TIME and (newest is None or ts > newest):
+                newest = ts
+        return count, newest
+
     # --- writing -------------------------------------------------------------------------
 
     def put(self, article: LexicalArticle) -> None:
@@ -649,6 +665,10 @@ class LexicalStore:
     def select(self, flt: LexicalFilter) -> ChunkSelection:
         with self._lock:
             return self.index().select(flt)
+
+    def article_summary(self, scopes: tuple[str, ...] | None = None) -> tuple[int, int | None]:
+        with self._lock:
+            return self.index().article_summary(scopes)
 
     # --- writing -------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 
@@ -19,6 +20,9 @@ STOPWORDS = frozenset(
 )
 
 
+# Words repeat endlessly across questions and retrieved sentences: normalising each distinct
+# word once keeps quote scoring off the profile.
+@lru_cache(maxsize=1 << 16)
 def normalize_term(word: str) -> str:
     """Lower-case, drop a possessive, fold simple plurals ("Russia's" -> "russia")."""
     w = word.lower().replace("’", "'")

@@ -130,6 +130,36 @@ class NewsIndexContract:
         assert stats.articles == 3
         assert stats.newest_published == FTX.published
 
+    def test_counts_and_dates_per_scope_include_copies(
+        self, index: NewsIndex, embedder: Embedder
+    ) -> None:
+        local = Article(
+            title="Local council news",
+            body="The council met on Tuesday about the new library.",
+            published=datetime(2021, 5, 1, tzinfo=UTC),
+            scope="guild:1",
+        )
+        for article in (NATO, FTX, local):
+            store(index, embedder, article)
+        wire = Article(
+            title=NATO.title,
+            body=NATO.body,
+            outlet="Wire Service",
+            published=datetime(2024, 2, 1, tzinfo=UTC),  # reprinted later than any lead
+            url="https://example.org/wire-nato",
+        )
+        index.store_copy(wire, NATO.id)
+        everything = index.stats()
+        assert (everything.articles, everything.newest_published) == (4, wire.published)
+        shared = index.stats(scopes=("global",))
+        assert (shared.articles, shared.newest_published) == (3, wire.published)
+        guild = index.stats(scopes=("guild:1",))
+        assert (guild.articles, guild.newest_published) == (1, local.published)
+        assert index.stats(scopes=("guild:2",)).articles == 0
+        assert len(index.list_articles(scopes=("global",))) == 3
+        index.forget(FTX.id)
+        assert index.stats(scopes=("global",)).articles == 2
+
     def test_an_update_keeps_nothing_of_the_old_version(
         self, index: NewsIndex, embedder: Embedder
     ) -> None:
