@@ -32,15 +32,13 @@ _ARTICLES_SUFFIX = "-articles"
 _LEADS_TTL_SECONDS = 30.0
 # The backend of collections that do not record one (made before there was a choice).
 LEGACY_BACKEND = "torch-fp32"
-# A dense search under a filter keeping at least this share of the chunks first over-fetches
-# (at most DENSE_OVERFETCH_MAX hits, 1-4 ms at 100k chunks) from the whole index and drops
-# the others; under a narrower filter, or when that leaves too few (the filter and the
-# question's neighbourhood do not overlap), it searches only the chunks the filter keeps
-# (4-15 ms at 100k chunks).
-DENSE_OVERFETCH_SHARE = 0.05
+# A dense search under a filter keeping at most this many chunks compares the question with
+# each of them (the lexical index's int8 vectors: ~0.4 ms per 5,000 chunks); under a wider
+# filter it over-fetches from Chroma's HNSW index (at most DENSE_OVERFETCH_MAX hits, 1-5 ms at
+# 100k chunks) and drops the others, and compares them all only when that leaves too few (the
+# filter and the question's neighbourhood hardly overlap).
+DENSE_SCAN_MAX = 20_000
 DENSE_OVERFETCH_MAX = 1500
-# At most this many chunks are compared with the question here rather than by Chroma.
-DENSE_EXACT_MAX = 400
 # How long one question's dense hits may be reused by its other rankings.
 DENSE_MEMO_SECONDS = 2.0
 # Article records read from Chroma at a time (see ChromaIndex._article_metadatas).
@@ -449,7 +447,7 @@ class ChromaIndex:
                 documents=[article.body for article, _, _ in items[lo:hi]],
                 metadatas=article_metas[lo:hi],
             )
-        for article, chunks, _ in items:
+        for article, chunks, vectors in items:
             self._lexical.put(
                 LexicalArticle.from_texts(
                     article_id=article.id,
@@ -459,6 +457,7 @@ class ChromaIndex:
                     published_ts=_ts(article.published),
                     scope=article.scope,
                     chunks=[(c.id, c.text) for c in chunks],
+                    vectors=vectors,
                 )
             )
 
@@ -531,11 +530,12 @@ class ChromaIndex:
     def rank_dense(
         self, vector: Vectors, n: int, filters: SearchFilters | None = None
     ) -> list[tuple[str, float]]:
-        """Filters are applied with the lexical index's metadata (which mirrors Chroma's),
-        not Chroma's `where`: that costs 50-300 ms a query at 100k chunks, where an HNSW
-        search costs 1-2 ms and one restricted to a list of ids 5-15 ms. A narrow filter (an
-        outlet, a week) searches only the chunks it keeps; a wide one (the bot's scopes)
-        over-fetches and drops the others."""
+        """Unfiltered: Chroma's HNSW search (~1 ms at 100k chunks). Filtered: with the lexical
+        index's metadata (which mirrors Chroma's), not Chroma's `where`, which costs 50-300 ms
+        a query at 100k chunks (and a search restricted to a list of ids 4-15 ms). A narrow
+        filter (an outlet, a week) compares the question with the chunks it keeps, in the
+        lexical index's int8 vectors; a wide one (the bot's scopes) over-fetches from HNSW
+        and drops the others."""
         if n <= 0:
             return []
         flt = lexical_filter(filters, self.outlet_leads(filters))
@@ -544,27 +544,13 @@ class ChromaIndex:
         allowed = self._lexical.select(flt)
         if allowed.size == 0:
             return []
-        share = allowed.size / max(allowed.total, 1)
-        if share >= DENSE_OVERFETCH_SHARE:
+        if allowed.size > DENSE_SCAN_MAX:
+            share = allowed.size / max(allowed.total, 1)
             fetch = min(int(n / share * 1.5) + 10, max(DENSE_OVERFETCH_MAX, n), allowed.total)
             hits = [hit for hit in self._nearest_all(vector, fetch) if hit[0] in allowed]
             if len(hits) >= n or fetch >= allowed.total:
                 return hits[:n]
-        return self._nearest_among(vector, n, allowed.ids())
-
-    def _nearest_among(self, vector: Vectors, n: int, ids: list[str]) -> list[tuple[str, float]]:
-        """The n nearest of these chunks. Chroma's id-restricted search takes ~50 ms for a
-        handful of ids (and 4-15 ms for thousands): a few hundred are compared here."""
-        if len(ids) > DENSE_EXACT_MAX:
-            return self._nearest(vector, n, ids=ids)
-        got = self._chunks.get(ids=ids, include=["embeddings"])
-        if not got["ids"]:
-            return []
-        similarity = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(
-            vector, dtype=np.float32
-        )
-        best = np.argsort(-similarity, kind="stable")[:n]
-        return [(got["ids"][i], float(similarity[i])) for i in best]
+        return self._lexical.nearest(vector, n, flt)
 
     def _nearest_all(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
         """The n nearest chunks of the whole index. The last search's hits are kept for a
@@ -584,13 +570,10 @@ class ChromaIndex:
         self._recent.dense = _DenseMemo(key, n, hits, self._generation, time.monotonic())
         return hits
 
-    def _nearest(
-        self, vector: Vectors, n: int, *, ids: list[str] | None = None
-    ) -> list[tuple[str, float]]:
+    def _nearest(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
         result = self._chunks.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=n,
-            ids=ids,
             include=["distances"],
         )
         return [
@@ -705,15 +688,20 @@ class ChromaIndex:
                 for aid, meta in zip(records["ids"], records["metadatas"] or [], strict=True)
             }
             got = self._chunks.get(
-                where={"article_id": {"$in": batch}}, include=["documents", "metadatas"]
+                where={"article_id": {"$in": batch}},
+                include=["documents", "metadatas", "embeddings"],
             )
-            grouped: dict[str, list[tuple[int, str, str, dict[str, Any]]]] = {}
-            for cid, doc, meta in zip(
-                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            grouped: dict[str, list[tuple[int, str, str, dict[str, Any], Vectors]]] = {}
+            for cid, doc, meta, vector in zip(
+                got["ids"],
+                got["documents"] or [],
+                got["metadatas"] or [],
+                np.asarray(got["embeddings"], dtype=np.float32),
+                strict=True,
             ):
                 m = meta or {}
                 grouped.setdefault(str(m["article_id"]), []).append(
-                    (int(m.get("position", 0)), cid, doc or "", m)
+                    (int(m.get("position", 0)), cid, doc or "", m, vector)
                 )
             for aid, rows in grouped.items():
                 rows.sort(key=lambda r: (r[0], r[1]))
@@ -726,7 +714,8 @@ class ChromaIndex:
                     outlet=m.get("outlet"),
                     published_ts=int(ts) if ts is not None else None,
                     scope=str(m.get("scope", GLOBAL_SCOPE)),
-                    chunks=[(cid, text) for _, cid, text, _ in rows],
+                    chunks=[(cid, text) for _, cid, text, _, _ in rows],
+                    vectors=np.stack([vector for *_, vector in rows]),
                 )
 
     def get_articles(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]:

@@ -3,11 +3,14 @@ forgets, restarts, a lost or stale copy, and another writer."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from retrieval.embedding import Embedder
@@ -125,6 +128,91 @@ def test_compaction_and_the_snapshot_arrays_keep_every_result() -> None:
         assert all(same(x, y) for x, y in zip(after, before, strict=True))
         assert other.slot_count == other.chunk_count == bm.chunk_count
         assert other.article_hashes() == bm.article_hashes()
+
+
+# --- vectors: filtered dense search over the int8 copies ----------------------------------------
+
+
+def unit_rows(n: int, seed: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).normal(size=(n, 384)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def with_vectors(aid: str, texts: Sequence[str], rows: np.ndarray, **kw: Any) -> LexicalArticle:
+    plain = article(aid, texts, **kw)
+    return LexicalArticle.from_texts(
+        article_id=aid,
+        content_hash=plain.content_hash,
+        title="",
+        outlet=plain.outlet,
+        published_ts=plain.published_ts,
+        scope=plain.scope,
+        chunks=[(c.chunk_id, text) for c, text in zip(plain.chunks, texts, strict=True)],
+        vectors=rows,
+    )
+
+
+# int8 with one scale per vector moves a cosine by at most ~0.002.
+QUANTISATION = 0.004
+
+
+def assert_nearest(got: list[tuple[str, float]], exact: dict[str, float], k: int) -> None:
+    """`got` is the k best of `exact` (id -> true cosine), best first, up to quantisation."""
+    assert len(got) == min(k, len(exact))
+    chosen = ids(got)
+    assert [s for _, s in got] == pytest.approx([exact[c] for c in chosen], abs=QUANTISATION)
+    true = [exact[c] for c in chosen]
+    assert all(a >= b - QUANTISATION for a, b in itertools.pairwise(true))
+    left_out = [v for c, v in exact.items() if c not in set(chosen)]
+    assert not left_out or min(true) >= max(left_out) - QUANTISATION
+
+
+def test_nearest_ranks_the_filtered_chunks_by_cosine_within_quantisation() -> None:
+    rows = unit_rows(40, seed=1)
+    bm = Bm25()
+    for i in range(20):
+        outlet = "Reuters" if i % 2 else "BBC"
+        texts = [f"story {i}", f"more {i}"]
+        bm.put(with_vectors(f"a{i}", texts, rows[2 * i : 2 * i + 2], outlet=outlet, ts=i))
+    query = unit_rows(1, seed=2)[0]
+    exact = {f"a{r // 2}:{r % 2}": float(rows[r] @ query) for r in range(40)}
+    reuters_late = {c: v for c, v in exact.items() if int(c[1:].split(":")[0]) % 2}
+    reuters_late = {c: v for c, v in reuters_late.items() if int(c[1:].split(":")[0]) >= 5}
+    assert_nearest(
+        bm.nearest(query, 6, LexicalFilter(outlets=("Reuters",), since_ts=5)), reuters_late, 6
+    )
+    assert_nearest(bm.nearest(query, 100), exact, 100)
+    assert_nearest(bm.nearest(query, 3), exact, 3)
+    assert bm.nearest(query, 5, LexicalFilter(outlets=("Nobody",))) == []
+
+
+def test_vectors_follow_replacements_compaction_and_the_snapshot() -> None:
+    rows = unit_rows(12, seed=3)
+    bm = Bm25()
+    for i in range(5):
+        bm.put(with_vectors(f"x{i}", ["one", "two"], rows[2 * i : 2 * i + 2]))
+    bm.put(with_vectors("x1", ["changed"], rows[10:11]))  # x1's old vectors go
+    bm.remove("x3")
+    bm.put(article("plain", ["no vector here"]))  # BM25 only: never a dense hit
+    query = rows[3]  # x1's old second chunk
+    before = bm.nearest(query, 20)
+    assert "x1:1" not in ids(before) and "plain:0" not in ids(before)
+    assert len(before) == 7  # x0, x2, x4 two each, x1 one
+    for other in (bm.compacted(), Bm25.from_arrays(bm.to_arrays())):
+        assert ids(other.nearest(query, 20)) == ids(before)
+        assert [s for _, s in other.nearest(query, 20)] == pytest.approx([s for _, s in before])
+
+
+def test_vectors_survive_the_journal_and_a_restart(tmp_path: Path) -> None:
+    source = FakeSource()
+    first = LexicalStore(tmp_path, "news", source)
+    rows = unit_rows(4, seed=4)
+    write(first, source, with_vectors("a", ["solar panels", "roof tiles"], rows[:2]))
+    write(first, source, with_vectors("b", ["wind farms", "sea cables"], rows[2:]))
+    expected = first.nearest(rows[2], 4)
+    assert ids(expected)[0] == "b:0"
+    again = LexicalStore(tmp_path, "news", source)  # replays the journal
+    assert again.nearest(rows[2], 4) == expected and again.rebuilds == 0
 
 
 # --- the store: persistence and repair, against a fake Chroma ---------------------------------
@@ -249,6 +337,9 @@ def test_the_lexical_index_survives_restarts_and_is_rebuilt_when_lost(
     store(first, embedder, NATO)
     store(first, embedder, FTX)
     expected = first.rank_lexical(terms("NATO trial fraud Russia"), 20)
+    question = embedder.embed_query("What did NATO say about Russia?")
+    nearest = first.lexical.nearest(question, 20)
+    assert len(nearest) == first.count_chunks()
     del first
     again = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
     assert again.rank_lexical(terms("NATO trial fraud Russia"), 20) == expected
@@ -258,6 +349,7 @@ def test_the_lexical_index_survives_restarts_and_is_rebuilt_when_lost(
     rebuilt = ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
     assert same(rebuilt.rank_lexical(terms("NATO trial fraud Russia"), 20), expected)
     assert rebuilt.lexical.rebuilds == 1
+    assert rebuilt.lexical.nearest(question, 20) == nearest  # vectors read back from Chroma
     assert rebuilt.outlets() == ["Sputnik", "The Verge"]
     dated = SearchFilters(since=datetime(2023, 1, 1, tzinfo=UTC))
     assert {
