@@ -27,17 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 # `python bench/x.py` puts bench/ first on the path, where bench/ingest.py would shadow the
-# `ingest` package: the repository goes first.
-sys.path.insert(0, str(REPO))
-# Run as `python bench/extraction.py`, this directory comes first on sys.path, and its
-# bench/ingest.py would shadow the `ingest` package.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(REPO)
+# `ingest` package: the repository goes first, and bench/ (for _common) last.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parent))
+
+from _common import REPO, write_section
+
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction-benchmark"
 DOCS = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- extraction:start -->", "<!-- extraction:end -->"
 TARGET_F1 = 0.96
 
 # The benchmark's published results for other extractors (its README).
@@ -155,20 +153,7 @@ def section(report: str, command: str, pages: int) -> str:
         width=95,
         break_on_hyphens=False,
     )
-    return f"{START}\n{intro}\n\n{report}\n{END}"
-
-
-def write_section(text: str, docs: Path = DOCS) -> None:
-    """Replace only the extraction section (re-read just now: others edit this file too)."""
-    current = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, _, rest = current.partition(START)
-        _, _, tail = rest.partition(END)
-        updated = head + text + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(updated, encoding="utf-8")
+    return f"{intro}\n\n{report}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = "meets" if ours.f1 >= TARGET_F1 else "misses"
     print(f"\nnewsbot F1 {ours.f1:.3f} {verdict} the target {TARGET_F1}.")
     if not args.no_write:
-        write_section(section(report, "python bench/extraction.py", pages))
+        write_section("extraction", section(report, "python bench/extraction.py", pages))
         print(f"Updated {DOCS.relative_to(REPO)}.")
     return 0
 

@@ -36,14 +36,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
 # `python bench/x.py` puts bench/ first on the path, where bench/ingest.py would shadow the
-# `ingest` package: the repository goes first.
-sys.path.insert(0, str(REPO))
+# `ingest` package: the repository goes first, and bench/ (for _common) last.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parent))
+
+from _common import REPO, write_section
+
 DATA = REPO.parent / "shared" / "data" / "multihop_rag"
 CACHE = REPO / ".bench-cache"
 DOCS = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- multihop:start -->", "<!-- multihop:end -->"
 COMMAND = "python bench/multihop.py"
 # Bump when the way the benchmark index is built changes in a way the key does not see.
 INDEX_VERSION = 1
@@ -374,19 +376,6 @@ def curve_table(
     return "\n".join(lines)
 
 
-def write_section(text: str, docs: Path = DOCS) -> None:
-    """Replace only this benchmark's section (re-read just now: others edit this file)."""
-    current = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, _, rest = current.partition(START)
-        _, _, tail = rest.partition(END)
-        updated = head + text + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(updated, encoding="utf-8")
-
-
 def _wrap(text: str) -> str:
     return textwrap.fill(text, width=95, break_on_hyphens=False, break_long_words=False)
 
@@ -564,12 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "steepens, and other questions than MultiHop's deserve the margin."
     )
     section = (
-        f"{START}\n{intro}\n\n{report}\n\nBy question type (final configuration):\n\n"
-        f"{type_table(final_scores)}\n\n{abstain_text}\n\n"
-        f"{curve}"
-        f"\n{END}"
+        f"{intro}\n\n{report}\n\nBy question type (final configuration):\n\n"
+        f"{type_table(final_scores)}\n\n{abstain_text}\n\n{curve}"
     )
-    write_section(section)
+    write_section("multihop", section)
     print(f"Updated {DOCS.relative_to(REPO)}.")
     return 0
 

@@ -49,7 +49,7 @@ def test_only_the_extraction_section_of_the_docs_is_replaced(
         "# Benchmarks\n\n<!-- ingest:start -->\nfast\n<!-- ingest:end -->\n\n"
         "<!-- extraction:start -->\nold\n<!-- extraction:end -->\n\nfooter\n"
     )
-    bench.write_section(bench.START + "\nnew table\n" + bench.END, docs)
+    bench.write_section("extraction", "new table", docs)
     assert docs.read_text() == (
         "# Benchmarks\n\n<!-- ingest:start -->\nfast\n<!-- ingest:end -->\n\n"
         "<!-- extraction:start -->\nnew table\n<!-- extraction:end -->\n\nfooter\n"
