@@ -11,7 +11,7 @@ from ingest.dedupe import StoryTracker
 from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
-from retrieval.exported import OnnxEmbedder, OpenVinoEmbedder
+from retrieval.exported import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.hybrid import FusionConfig
 from retrieval.index import ChromaIndex
 from retrieval.settings import Settings
@@ -29,18 +29,25 @@ class Services:
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder NEWSBOT_EMBEDDING_BACKEND names (nothing loads until first use)."""
     backend = settings.embedding_backend
+    batch = settings.embedding_batch_size
     if backend in TORCH_BACKENDS:
         return SentenceTransformerEmbedder(
             settings.embedding_model,
-            batch_size=settings.embedding_batch_size,
+            batch_size=batch or 32,
             precision=TORCH_BACKENDS[backend],
             threads=settings.embedding_threads,
         )
-    exported = OnnxEmbedder if backend == "onnx-int8" else OpenVinoEmbedder
-    return exported(
+    if backend == "onnx-int8":
+        return OnnxEmbedder(
+            settings.embedding_model,
+            cache_dir=settings.resolved_model_cache_dir,
+            batch_size=batch or 32,
+            threads=settings.embedding_threads,
+        )
+    return OpenVinoEmbedder(
         settings.embedding_model,
         cache_dir=settings.resolved_model_cache_dir,
-        batch_size=settings.embedding_batch_size,
+        batch_size=batch or OPENVINO_BATCH_SIZE,
         threads=settings.embedding_threads,
     )
 

@@ -280,6 +280,11 @@ class OnnxEmbedder(ExportedEmbedder):
         return runner.run(None, feeds)[0]
 
 
+# Texts per OpenVINO call in bulk: measured on 2 cores, 8 embeds ~7% more chunks per second
+# than 32 (each stream's working set stays in cache; less padding).
+OPENVINO_BATCH_SIZE = 8
+
+
 class OpenVinoEmbedder(ExportedEmbedder):
     """OpenVINO, int8 (static quantisation with NNCF at export): bulk embedding runs one
     stream per thread, each batch on one core; questions run on a single-threaded stream."""
@@ -291,7 +296,12 @@ class OpenVinoEmbedder(ExportedEmbedder):
     length_multiple = 16
 
     def __init__(
-        self, model_name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
+        self,
+        model_name: str,
+        *,
+        cache_dir: Path,
+        batch_size: int = OPENVINO_BATCH_SIZE,
+        threads: int = 0,
     ) -> None:
         super().__init__(model_name, cache_dir=cache_dir, batch_size=batch_size, threads=threads)
         self._bulk_lock = threading.Lock()

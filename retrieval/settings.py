@@ -48,7 +48,8 @@ class Settings(BaseSettings):
         default=DEFAULT_MODEL,
         description="A sentence-transformers model name or path; the default is bundled.",
     )
-    embedding_batch_size: int = Field(default=32, ge=1, le=4096)
+    # 0: the backend's own (OpenVINO 8, the others 32).
+    embedding_batch_size: int = Field(default=0, ge=0, le=4096)
     # How vectors are computed (retrieval/embedding.py, retrieval/exported.py); an index
     # holds the vectors of one backend only.
     embedding_backend: Literal["torch-fp32", "torch-bf16", "onnx-int8", "openvino-int8"] = (
