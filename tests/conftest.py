@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner
 
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.settings import Settings
@@ -44,14 +45,24 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
-def services(
-    settings: Settings, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> Services:
+def shared_model(embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Services built during the test (the CLI's too) use the session's loaded model instead
+    of loading one."""
+    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
+
+
+@pytest.fixture
+def services(settings: Settings, shared_model: None) -> Services:
     from ingest.services import build_services
 
-    # Share the session's loaded model instead of loading one per test.
-    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
     return build_services(settings)
+
+
+@pytest.fixture
+def cli(settings: Settings, shared_model: None, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """`newsbot`, run in-process on the test's data directory."""
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+    return CliRunner()
 
 
 @pytest.fixture

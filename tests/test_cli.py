@@ -12,8 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from newsbot.cli import main
-from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.settings import Settings
 from tests.conftest import SEED
 
 pytestmark = pytest.mark.skipif(not SEED.exists(), reason="needs ../shared/data/seed")
@@ -31,15 +29,6 @@ CITATION_KEYS = {
     "url",
     "also_reported_by",
 }
-
-
-@pytest.fixture
-def cli(
-    settings: Settings, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
-    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
-    return CliRunner()
 
 
 def _json_lines(output: str) -> list[dict[str, object]]:

@@ -8,20 +8,15 @@ import pytest
 from click.testing import CliRunner
 
 from newsbot.cli import main
-from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.settings import Settings
 from tests.test_feeds import page, rss
 from tests.web_server import WebServer
 
 
 @pytest.fixture
-def cli(
-    settings: Settings, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
-    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+def cli(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The command line, allowed to fetch from the test's web server on 127.0.0.1."""
     monkeypatch.setenv("NEWSBOT_FETCH_ALLOW_LOOPBACK", "true")
-    return CliRunner()
+    return cli
 
 
 def test_follow_list_poll_and_remove_a_feed(cli: CliRunner, web: WebServer) -> None:

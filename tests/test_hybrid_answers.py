@@ -13,10 +13,8 @@ from click.testing import CliRunner
 from ingest.loaders import Loaded
 from ingest.services import Services
 from newsbot.cli import main
-from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.index import SearchFilters
 from retrieval.models import Answer, Article
-from retrieval.settings import Settings
 
 
 def _a(title: str, body: str, outlet: str, day: tuple[int, int, int], slug: str) -> Article:
@@ -192,16 +190,9 @@ def test_questions_the_news_does_not_cover_are_declined(news: Services, question
     assert not answer.answered and answer.quotes == ()
 
 
-def test_search_json_is_exactly_what_answers_are_drawn_from(
-    news: Services,
-    settings: Settings,
-    embedder: SentenceTransformerEmbedder,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
-    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+def test_search_json_is_exactly_what_answers_are_drawn_from(news: Services, cli: CliRunner) -> None:
     question = "How did The Verge and Engadget cover Sam Altman?"
-    result = CliRunner().invoke(main, ["search", "--json", "--top-k", "10", question])
+    result = cli.invoke(main, ["search", "--json", "--top-k", "10", question])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)["results"]
     expected = news.answerer.search(question, k=10)

@@ -11,7 +11,6 @@ import pytest
 from ingest.loaders import load_file
 from ingest.pipeline import IngestReport, Status
 from ingest.services import Services, build_services
-from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.settings import Settings
 from tests.conftest import MULTIHOP_CORPUS, SEED
 
@@ -38,24 +37,22 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
-) -> Corpus:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    # The default backend (openvino-int8), as `newsbot ingest` runs it.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
         services = build_services(Settings(data_dir=tmp_path_factory.mktemp("multihop")))
         services.ingester.ingest(load_file(SEED, max_bytes=10**7))
         started = time.perf_counter()
         first = services.ingester.ingest(load_file(MULTIHOP_CORPUS, max_bytes=10**8))
         first_seconds = time.perf_counter() - started
         embedded: list[int] = []
-        original = embedder.embed_documents
+        original = services.embedder.embed_documents
 
         def counting(texts: list[str]) -> object:
             embedded.append(len(texts))
             return original(texts)
 
-        mp.setattr(embedder, "embed_documents", counting)
+        mp.setattr(services.embedder, "embed_documents", counting)
         started = time.perf_counter()
         second = services.ingester.ingest(load_file(MULTIHOP_CORPUS, max_bytes=10**8))
         second_seconds = time.perf_counter() - started

@@ -11,8 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from newsbot.cli import main
-from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.web_server import WebServer
 
@@ -41,13 +39,10 @@ def article_page(paragraphs: list[str] = PARAGRAPHS, head: str = "") -> str:
 
 
 @pytest.fixture
-def cli(
-    settings: Settings, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
-    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+def cli(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The command line, allowed to fetch from the test's web server on 127.0.0.1."""
     monkeypatch.setenv("NEWSBOT_FETCH_ALLOW_LOOPBACK", "true")
-    return CliRunner()
+    return cli
 
 
 def sources(cli: CliRunner) -> list[dict[str, object]]:
