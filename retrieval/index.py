@@ -27,9 +27,9 @@ from retrieval.models import GLOBAL_SCOPE, Article, Chunk, Passage, StoredArticl
 log = logging.getLogger(__name__)
 
 _ARTICLES_SUFFIX = "-articles"
-# How long the leads of an outlet's syndicated copies are remembered (another process may
-# store copies too).
-_LEADS_TTL_SECONDS = 30.0
+# How long the syndicated copies are remembered between reads (another process may store
+# copies too; this one forgets them on every write).
+_COPIES_TTL_SECONDS = 30.0
 # The backend of collections that do not record one (made before there was a choice).
 LEGACY_BACKEND = "torch-fp32"
 # A dense search under a filter keeping at most this many chunks compares the question with
@@ -292,7 +292,7 @@ class ChromaIndex:
         self._lexical = LexicalStore(lexical_dir, collection, self)
         self._recent = threading.local()  # the last dense search of each thread
         self._generation = 0  # bumped by every chunk write
-        self._leads: dict[tuple[str, ...], tuple[float, tuple[str, ...]]] = {}
+        self._copies_read: tuple[float, dict[str, dict[str, Any]]] | None = None
 
     @classmethod
     def persistent(
@@ -447,6 +447,7 @@ class ChromaIndex:
                 documents=[article.body for article, _, _ in items[lo:hi]],
                 metadatas=article_metas[lo:hi],
             )
+        self._copies_read = None  # an article stored with chunks is no one's copy
         for article, chunks, vectors in items:
             self._lexical.put(
                 LexicalArticle.from_texts(
@@ -472,7 +473,7 @@ class ChromaIndex:
             self._generation += 1
         self._articles.delete(ids=[found.id])
         self._lexical.remove(found.id)
-        self._leads.clear()
+        self._copies_read = None
         return found
 
     def _chunk_ids_of(self, article_id: str) -> list[str]:
@@ -590,25 +591,13 @@ class ChromaIndex:
     def outlet_leads(self, filters: SearchFilters | None) -> tuple[str, ...]:
         """Lead articles with a syndicated copy from one of the filter's outlets: a copy has
         no chunks, so its lead's chunks stand for it ("according to AP" finds the Reuters
-        story AP also ran). Cached briefly; every write here clears the cache."""
+        story AP also ran)."""
         if filters is None or not filters.outlets:
             return ()
-        key = tuple(sorted(filters.outlets))
-        now = time.monotonic()
-        cached = self._leads.get(key)
-        if cached is not None and now - cached[0] < _LEADS_TTL_SECONDS:
-            return cached[1]
-        got = self._articles.get(
-            where={"$and": [{"outlet": {"$in": list(key)}}, {"chunk_count": 0}]},
-            include=["metadatas"],
-        )
-        leads = tuple(
-            sorted(
-                {str(m[DUPLICATE_OF]) for m in got["metadatas"] or [] if m and m.get(DUPLICATE_OF)}
-            )
-        )
-        self._leads[key] = (now, leads)
-        return leads
+        outlets = set(filters.outlets)
+        copies = self._recent_copies().values()
+        leads = {m.get(DUPLICATE_OF) for m in copies if m.get("outlet") in outlets}
+        return tuple(sorted(str(lead) for lead in leads if lead))
 
     def get_passages(
         self, chunk_ids: Sequence[str], *, vector: Vectors | None = None
@@ -644,11 +633,7 @@ class ChromaIndex:
 
     def outlets(self, *, scopes: tuple[str, ...] | None = None) -> list[str]:
         names = set(self._lexical.outlets(scopes))
-        copies: dict[str, Any] = {"chunk_count": 0}
-        if scopes is not None:
-            copies = {"$and": [copies, {"scope": {"$in": list(scopes)}}]}
-        got = self._articles.get(where=copies, include=["metadatas"])
-        names.update(str(m["outlet"]) for m in got["metadatas"] or [] if m and m.get("outlet"))
+        names.update(str(m["outlet"]) for m in self._copies(scopes).values() if m.get("outlet"))
         return sorted(names)
 
     @property
@@ -738,10 +723,7 @@ class ChromaIndex:
         article record from Chroma costs ~0.5 s and ~300 MB of transient memory at 100k
         chunks, and answers label themselves with these numbers."""
         count, newest_ts = self._lexical.article_summary(scopes)
-        copies: dict[str, Any] = {"chunk_count": 0}
-        if scopes is not None:
-            copies = {"$and": [copies, {"scope": {"$in": list(scopes)}}]}
-        for meta in self._article_metadatas(copies).values():
+        for meta in self._copies(scopes).values():
             count += 1
             ts = meta.get("published_ts")
             if isinstance(ts, int) and (newest_ts is None or ts > newest_ts):
@@ -806,7 +788,6 @@ class ChromaIndex:
             self._chunks.delete(ids=batch)
             self._generation += 1
         self._lexical.remove(article.id)
-        self._leads.clear()
         meta = {
             "title": article.title,
             "outlet": article.outlet,
@@ -830,33 +811,36 @@ class ChromaIndex:
             documents=[article.body],
             metadatas=[meta],
         )
+        self._copies_read = None
 
     def copies_of(self, lead_ids: Sequence[str]) -> dict[str, list[StoredArticle]]:
-        with_copies = self._leads_with_copies()
-        wanted = [aid for aid in dict.fromkeys(lead_ids) if aid in with_copies]
-        if not wanted:
-            return {}
-        got = self._articles.get(where={DUPLICATE_OF: {"$in": wanted}}, include=["metadatas"])
+        wanted = set(lead_ids)
         found: dict[str, list[StoredArticle]] = {}
-        for aid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-            copy = _stored(aid, meta or {})
-            if copy.duplicate_of is not None:
-                found.setdefault(copy.duplicate_of, []).append(copy)
+        for aid, meta in self._recent_copies().items():
+            lead = meta.get(DUPLICATE_OF)
+            if lead in wanted:
+                found.setdefault(str(lead), []).append(_stored(aid, meta))
         for copies in found.values():
             copies.sort(key=lambda c: (c.ingested_at, c.id))
         return found
 
-    def _leads_with_copies(self) -> frozenset[str]:
-        """Every article that has a copy: one look-up, cached like `outlet_leads`, spares
-        each answer a query of the article records (most articles have no copy)."""
+    def _copies(self, scopes: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+        """The metadata of every stored copy (an article record without chunks of its own)
+        in these scopes (all with None)."""
+        where: dict[str, Any] = {"chunk_count": 0}
+        if scopes is not None:
+            where = {"$and": [where, {"scope": {"$in": list(scopes)}}]}
+        return self._article_metadatas(where)
+
+    def _recent_copies(self) -> dict[str, dict[str, Any]]:
+        """`_copies()`, read again at most every _COPIES_TTL_SECONDS (and after every write
+        here): each answer consults the copies for its outlet filters and its "also
+        reported by", and most articles have none."""
         now = time.monotonic()
-        cached = self._leads.get(())
-        if cached is None or now - cached[0] >= _LEADS_TTL_SECONDS:
-            got = self._articles.get(where={"chunk_count": 0}, include=["metadatas"])
-            metas = got["metadatas"] or []
-            leads = {str(m[DUPLICATE_OF]) for m in metas if m and m.get(DUPLICATE_OF)}
-            cached = self._leads[()] = (now, tuple(sorted(leads)))
-        return frozenset(cached[1])
+        read = self._copies_read
+        if read is None or now - read[0] >= _COPIES_TTL_SECONDS:
+            read = self._copies_read = (now, self._copies())
+        return read[1]
 
     def article_fields(
         self, keys: Sequence[str], *, ids: Sequence[str] | None = None
@@ -874,11 +858,11 @@ class ChromaIndex:
         return {aid: {k: meta[k] for k in keys if k in meta} for aid, meta in found.items()}
 
     def update_article_fields(self, updates: Mapping[str, Mapping[str, MetaValue | None]]) -> None:
-        self._leads.clear()
         ids = list(updates)
         for lo in range(0, len(ids), self._max_batch):
             batch = ids[lo : lo + self._max_batch]
             self._articles.update(ids=batch, metadatas=[dict(updates[i]) for i in batch])
+        self._copies_read = None
 
 
 def _newest_first(article: StoredArticle) -> tuple[int, float]:
