@@ -86,7 +86,10 @@ def wrap(text: str, width: int = 100) -> str:
     """A paragraph of the docs, wrapped like the rest of them."""
     import textwrap
 
-    return textwrap.fill(" ".join(text.split()), width=width, break_on_hyphens=False)
+    filled = textwrap.fill(
+        " ".join(text.split()), width=width, break_on_hyphens=False, break_long_words=False
+    )
+    return filled.replace("\n>", " >")  # a line starting with ">" would be a block quote
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -19,7 +19,6 @@ import os
 import re
 import statistics
 import sys
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))
 
-from _common import REPO, write_section
+from _common import REPO, wrap, write_section
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "article-extraction-benchmark"
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -142,16 +141,14 @@ def table(rows: Sequence[tuple[str, Score | float]], pages: int) -> str:
 
 def section(report: str, command: str, pages: int) -> str:
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    intro = textwrap.fill(
+    intro = wrap(
         f"`{command}` on {today}, {os.cpu_count()} CPU cores: {pages} pages of the "
         "Scrapinghub article-extraction-benchmark, scored with its metric (4-token shingles; "
         "precision averaged over non-empty outputs, recall over all pages). newsbot is "
         "`ingest.loaders.extract_html`, exactly what ingest stores: trafilatura with "
         "`favor_precision=True` and tables kept, a recall-mode second pass when precision "
         "mode keeps under 1,000 characters, the headline not repeated in the body. "
-        f"Target: F1 >= {TARGET_F1}.",
-        width=95,
-        break_on_hyphens=False,
+        f"Target: F1 >= {TARGET_F1}."
     )
     return f"{intro}\n\n{report}"
 

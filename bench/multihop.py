@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))
 
-from _common import REPO, write_section
+from _common import REPO, wrap, write_section
 
 DATA = REPO.parent / "shared" / "data" / "multihop_rag"
 CACHE = REPO / ".bench-cache"
@@ -376,10 +375,6 @@ def curve_table(
     return "\n".join(lines)
 
 
-def _wrap(text: str) -> str:
-    return textwrap.fill(text, width=95, break_on_hyphens=False, break_long_words=False)
-
-
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -526,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else "reused from .bench-cache (delete it to rebuild)"
     )
     non_default = _non_default_retrieval_settings(settings)
-    intro = _wrap(
+    intro = wrap(
         f"`{COMMAND}` on {today}, {os.cpu_count()} CPU cores, {total:.0f} s in all (index "
         f"{built}; questions embedded once and shared by the configurations). "
         f"{articles} articles of MultiHop-RAG's corpus.json in {len(chunks)} chunks of at most "
@@ -539,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "MRR@10 >= 0.65. Distinct gold facts not contained whole in any stored chunk: "
         f"{unchunked} of {len(facts)} (a chunking limit no ranking can fix)."
     )
-    abstain_text = _wrap(
+    abstain_text = wrap(
         f"Abstention, final configuration: each of the {len(answerable)} answerable and "
         f"{len(nulls)} null queries answered once; newsbot declines at threshold t when no "
         "retrieved chunk whose cosine similarity to the question is at least t has a "
