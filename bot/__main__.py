@@ -8,13 +8,17 @@ from bot.app import run_bot
 from ingest.services import build_services, configure_logging
 from retrieval.errors import NewsbotError
 from retrieval.settings import load_settings
+from retrieval.store_lock import BOT_PURPOSE
 
 
 def main() -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
-        run_bot(build_services(settings), sync_global="--sync-global" in sys.argv[1:])
+        run_bot(
+            build_services(settings, purpose=BOT_PURPOSE),
+            sync_global="--sync-global" in sys.argv[1:],
+        )
     except NewsbotError as exc:
         print(f"newsbot: {exc.user_message}", file=sys.stderr)
         return 2

@@ -25,6 +25,10 @@ class Services:
     ingester: Ingester
     answerer: Answerer
 
+    def close(self) -> None:
+        """Let go of the store's writer lock; nothing may be written after this."""
+        self.index.close()
+
 
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder NEWSBOT_EMBEDDING_BACKEND names (nothing loads until first use)."""
@@ -52,9 +56,19 @@ def make_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_services(settings: Settings, *, embedder: Embedder | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    read_only: bool = False,
+    purpose: str = "newsbot",
+) -> Services:
     """Open the index and set up the pipeline; the model itself loads on first use.
-    `embedder` replaces the one the settings name (tests share one loaded model)."""
+    `embedder` replaces the one the settings name (tests share one loaded model).
+
+    An embedded store is opened for writing only by one process at a time: unless
+    `read_only`, this takes its writer lock (StoreBusyError if another process has it) until
+    `Services.close()`. `purpose` names this process to the others ("`newsbot ingest`")."""
     if embedder is None:
         embedder = make_embedder(settings)
     if settings.chroma_host:
@@ -74,6 +88,8 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None) -> S
             settings.collection,
             embedding_model=settings.embedding_model,
             embedding_backend=embedder.backend,
+            read_only=read_only,
+            purpose=purpose,
         )
     chunker = Chunker(
         embedder,

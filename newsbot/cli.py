@@ -22,6 +22,7 @@ from retrieval.errors import ConfigError, NewsbotError
 from retrieval.index import SearchFilters
 from retrieval.models import GLOBAL_SCOPE, Article, Passage, StoredArticle
 from retrieval.settings import Settings, load_settings
+from retrieval.store_lock import BOT_PURPOSE
 
 if TYPE_CHECKING:
     from ingest.feeds import PollResult
@@ -34,7 +35,10 @@ SAMPLE_NEWS = Path(__file__).resolve().parent.parent / "examples" / "news"
 
 
 class _State:
-    """What the command group hands its subcommands: settings now, services on demand."""
+    """What the command group hands its subcommands: settings now, services on demand.
+
+    Commands that only read open the store read-only, so they work beside the bot; those
+    that write hold the store's writer lock (retrieval/store_lock.py) until they end."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -42,9 +46,21 @@ class _State:
 
     @property
     def services(self) -> Services:
+        """Read-only services."""
         if self._services is None:
-            self._services = build_services(self.settings)
+            self._services = build_services(self.settings, read_only=True)
         return self._services
+
+    def writer(self, purpose: str) -> Services:
+        """Services that may write, for the command `purpose` names."""
+        if self._services is None:
+            self._services = build_services(self.settings, purpose=purpose)
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
 
 def _emit(obj: object) -> None:
@@ -168,6 +184,7 @@ def main(ctx: click.Context) -> None:
         ctx.exit(2)
     configure_logging(settings.log_level)
     ctx.obj = _State(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()
@@ -185,7 +202,7 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
       newsbot ingest --json ../shared/data/multihop_rag/corpus.json
       newsbot ingest https://example.org/news/story.html
     """
-    services = state.services
+    services = state.writer("`newsbot ingest`")
     if if_empty and services.index.stats().articles > 0:
         if not as_json:
             click.echo("The index already holds articles; nothing ingested.")
@@ -384,7 +401,7 @@ def forget(state: _State, id_or_url: str) -> None:
     """Remove an article (by id or URL) and all its chunks from the index."""
     from ingest.dedupe import forget_story
 
-    services = state.services
+    services = state.writer("`newsbot forget`")
     forgotten = forget_story(services.index, services.ingester, id_or_url)
     if forgotten is None:
         click.echo(
@@ -432,7 +449,7 @@ def feeds_add(state: _State, url: str, as_json: bool) -> None:
     """Follow the feed at URL and ingest its stories now."""
     from ingest.feeds import build_poller
 
-    result = build_poller(state.services).add(url)
+    result = build_poller(state.writer("`newsbot feeds add`")).add(url)
     _print_poll(result, as_json, verb="Following")
 
 
@@ -478,7 +495,7 @@ def feeds_poll(state: _State, poll_all: bool, as_json: bool) -> None:
     """Poll the feeds that are due (with --all: every feed) and ingest their new stories."""
     from ingest.feeds import build_poller
 
-    poller = build_poller(state.services)
+    poller = build_poller(state.writer("`newsbot feeds poll`"))
     results = poller.poll_all() if poll_all else poller.poll_due()
     if not results and not as_json:
         click.echo("No feed is due yet (use --all to poll them anyway).")
@@ -550,15 +567,21 @@ def _chat(services: Services) -> None:
 def run(state: _State, sample: Path) -> None:
     """Ingest the sample news if the index is empty, then start the bot (with DISCORD_TOKEN
     set) or the terminal chat (without)."""
+    bot = state.settings.discord_token is not None
     services = state.services
     if services.index.stats().articles == 0:
+        state.close()  # reopened for writing
+        services = state.writer(BOT_PURPOSE if bot else "`newsbot run`")
         click.echo(f"The index is empty: ingesting the sample news in {sample}…")
         report = services.ingester.ingest(
             _load_all(expand_paths([sample]), state.settings.max_file_bytes)
         )
         services.answerer.invalidate_stats()
         click.echo(f"Ingested {len(report.items)} articles ({report.chunks_embedded} chunks).")
-    if state.settings.discord_token is None:
+        if not bot:
+            state.close()  # the chat only reads: a CLI ingest may run beside it
+            services = state.services
+    if not bot:
         click.echo(
             "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the terminal "
             "chat instead.\nTo run the bot, create an application at "
@@ -567,7 +590,8 @@ def run(state: _State, sample: Path) -> None:
         )
         _chat(services)
         return
-    _start_bot(services, sync_global=False)
+    state.close()
+    _start_bot(state.writer(BOT_PURPOSE), sync_global=False)
 
 
 @main.command(name="bot")
@@ -580,7 +604,10 @@ def run(state: _State, sample: Path) -> None:
 @click.pass_obj
 def bot_command(state: _State, sync_global: bool) -> None:
     """Run the Discord bot (needs DISCORD_TOKEN)."""
-    _start_bot(state.services, sync_global=sync_global)
+    # Without a token the bot stops at once, saying how to get one: no need to lock the store.
+    no_token = state.settings.discord_token is None
+    services = state.services if no_token else state.writer(BOT_PURPOSE)
+    _start_bot(services, sync_global=sync_global)
 
 
 def _start_bot(services: Services, *, sync_global: bool) -> None:

@@ -23,6 +23,7 @@ from retrieval.embedding import Vectors
 from retrieval.errors import ConfigError, StoreError
 from retrieval.lexical import LexicalArticle, LexicalFilter, LexicalStore
 from retrieval.models import GLOBAL_SCOPE, Article, Chunk, Passage, StoredArticle, normalize_url
+from retrieval.store_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,12 @@ class ChromaIndex:
         embedding_model: str,
         embedding_backend: str = LEGACY_BACKEND,
         lexical_dir: Path | None = None,
+        writer_lock: WriterLock | None = None,
+        read_only: bool = False,
     ) -> None:
         self._client = client
+        self._writer_lock = writer_lock
+        self._read_only = read_only
         self._model = embedding_model
         metadata = {
             "hnsw:space": "cosine",
@@ -285,7 +290,8 @@ class ChromaIndex:
                     f"are not mixed: set NEWSBOT_EMBEDDING_BACKEND={stored_backend}, or ingest "
                     "into another NEWSBOT_COLLECTION or NEWSBOT_DATA_DIR."
                 )
-            for c in (self._chunks, self._articles):  # empty: it takes the new backend
+            # Empty: it takes the new backend (a reader leaves that to the writer).
+            for c in () if read_only else (self._chunks, self._articles):
                 kept = {k: v for k, v in (c.metadata or {}).items() if not k.startswith("hnsw:")}
                 c.modify(metadata={**kept, "embedding_backend": embedding_backend})
         self._max_batch = int(client.get_max_batch_size())
@@ -303,22 +309,52 @@ class ChromaIndex:
         embedding_model: str,
         embedding_backend: str = LEGACY_BACKEND,
         lexical_dir: Path | None = None,
+        read_only: bool = False,
+        purpose: str = "newsbot",
     ) -> ChromaIndex:
-        """`lexical_dir` defaults to `<path>-lexical`, next to Chroma's directory."""
+        """`lexical_dir` defaults to `<path>-lexical`, next to Chroma's directory.
+
+        A writer (not `read_only`) first takes the store's writer lock (retrieval/store_lock.py)
+        and holds it until `close()`: StoreBusyError, before anything is opened, if another
+        process holds it. `purpose` names this process in the lock and in others' refusals."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
-        )
-        return cls(
-            client,
-            collection,
-            embedding_model=embedding_model,
-            embedding_backend=embedding_backend,
-            lexical_dir=lexical_dir or path.with_name(path.name + "-lexical"),
-        )
+        lock = None if read_only else WriterLock(path, purpose=purpose)
+        if lock is not None:
+            lock.acquire()
+        try:
+            client = chromadb.PersistentClient(
+                path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+            )
+            return cls(
+                client,
+                collection,
+                embedding_model=embedding_model,
+                embedding_backend=embedding_backend,
+                lexical_dir=lexical_dir or path.with_name(path.name + "-lexical"),
+                writer_lock=lock,
+                read_only=read_only,
+            )
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    def close(self) -> None:
+        """Let go of the writer lock (the index must not be written after this)."""
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
+            self._read_only = True
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise StoreError(
+                "This index was opened read-only (or closed); a command that writes must open "
+                "it for writing."
+            )
 
     @classmethod
     def http(
@@ -368,6 +404,7 @@ class ChromaIndex:
     def upsert_articles(self, items: Sequence[tuple[Article, Sequence[Chunk], Vectors]]) -> None:
         """One chunk write per `get_max_batch_size()` chunks and one article write, for
         however many articles (ingest hands over ~64 at a time)."""
+        self._check_writable()
         for _, chunks, vectors in items:
             if len(chunks) != len(vectors):
                 raise ValueError("one vector per chunk")
@@ -465,6 +502,7 @@ class ChromaIndex:
     def forget(
         self, id_or_url: str, *, scopes: tuple[str, ...] | None = None
     ) -> StoredArticle | None:
+        self._check_writable()
         found = self.find_article(id_or_url, scopes=scopes)
         if found is None:
             return None
@@ -604,12 +642,26 @@ class ChromaIndex:
     ) -> dict[str, Passage]:
         if not chunk_ids:
             return {}
-        include = ["documents", "metadatas"] + (["embeddings"] if vector is not None else [])
-        got = self._chunks.get(ids=list(dict.fromkeys(chunk_ids)), include=include)
-        sims: list[float | None] = [None] * len(got["ids"])
-        if vector is not None and len(got["ids"]):
-            matrix = np.asarray(got["embeddings"], dtype=np.float32)
-            sims = [float(x) for x in matrix @ np.asarray(vector, dtype=np.float32)]
+        ids = list(dict.fromkeys(chunk_ids))
+        got = None
+        if vector is not None:
+            try:
+                got = self._chunks.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+            except Exception as exc:  # Chroma raises InternalError
+                # A reading process's in-memory vector segment does not see chunks another
+                # process (the writer) added after it opened ("Error finding id"); their
+                # similarity comes from the lexical index's copy, which does.
+                log.info("Chroma cannot read some chunks' vectors (%s): using int8 copies", exc)
+        sims: list[float | None]
+        if got is not None:
+            sims = [None] * len(got["ids"])
+            if len(got["ids"]):
+                matrix = np.asarray(got["embeddings"], dtype=np.float32)
+                sims = [float(x) for x in matrix @ np.asarray(vector, dtype=np.float32)]
+        else:
+            got = self._chunks.get(ids=ids, include=["documents", "metadatas"])
+            copies = self._lexical.similarities(got["ids"], vector) if vector is not None else {}
+            sims = [copies.get(cid) for cid in got["ids"]]
         found: dict[str, Passage] = {}
         for cid, doc, meta, sim in zip(
             got["ids"], got["documents"] or [], got["metadatas"] or [], sims, strict=True
@@ -780,6 +832,7 @@ class ChromaIndex:
     # --- near-duplicates -----------------------------------------------------------------
 
     def store_copy(self, article: Article, lead_id: str) -> None:
+        self._check_writable()
         lead = self._articles.get(ids=[lead_id], include=["embeddings"])
         if not lead["ids"]:
             raise StoreError(f"Cannot store a copy of {lead_id}: that article is not stored.")
@@ -858,6 +911,7 @@ class ChromaIndex:
         return {aid: {k: meta[k] for k in keys if k in meta} for aid, meta in found.items()}
 
     def update_article_fields(self, updates: Mapping[str, Mapping[str, MetaValue | None]]) -> None:
+        self._check_writable()
         ids = list(updates)
         for lo in range(0, len(ids), self._max_batch):
             batch = ids[lo : lo + self._max_batch]

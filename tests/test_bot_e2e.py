@@ -22,6 +22,8 @@ from bot.app import NewsBot, serve
 from ingest.loaders import Loaded, load_file
 from ingest.services import Services, build_services
 from retrieval.models import Article
+from retrieval.settings import Settings
+from retrieval.store_lock import BOT_PURPOSE
 from tests.conftest import SEED
 from tests.fake_discord import FakeDiscord, FakeGuild, FakeMessage
 
@@ -357,3 +359,37 @@ async def test_mentions_can_be_answered_in_a_new_thread(
     assert asked.thread is not None and answer.channel is asked.thread
     assert asked.thread.name == QUESTION
     assert KEY_QUOTE in answer.embeds[0]["description"]
+
+
+async def test_a_cli_ingest_while_the_bot_runs_is_refused_and_slash_ingest_works(
+    fake_discord: FakeDiscord, settings: Settings, shared_model: None
+) -> None:
+    services = build_services(settings, purpose=BOT_PURPOSE)  # as `newsbot bot` opens it
+    guild = fake_discord.add_guild(name="News")
+    alice = fake_discord.add_member(guild, name="alice", permissions=MANAGE_GUILD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD"))}
+    env |= {"NEWSBOT_DATA_DIR": str(settings.data_dir), "NEWSBOT_EMBEDDING_BACKEND": "torch-fp32"}
+    newsbot = str(Path(sys.executable).parent / "newsbot")
+    async with running(fake_discord, services, guild):
+        refused = await asyncio.to_thread(
+            subprocess.run,
+            [newsbot, "ingest", str(SEED)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        body = "The harbour master said the new ferry pier opens to passengers on Monday."
+        added = await fake_discord.invoke_slash(
+            guild, alice, "ingest", {"text": body, "title": "Ferry pier opens"}
+        )
+        assert "Added 1" in (await added.wait_for_response(timeout=30)).content
+        asked = await fake_discord.invoke_slash(
+            guild, alice, "ask", {"question": "when does the new ferry pier open?"}
+        )
+        reply = await asked.wait_for_response(timeout=30)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"newsbot: the Discord bot (pid {os.getpid()}, since ")
+    assert "/ingest" in refused.stderr
+    assert "new ferry pier opens" in reply.embeds[0]["description"]
+    services.close()
