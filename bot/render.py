@@ -13,7 +13,7 @@ from datetime import datetime
 import discord
 
 from ingest.pipeline import IngestReport, Status
-from retrieval.models import Answer, Citation, StoredArticle
+from retrieval.models import Answer, Citation, ShortAnswer, StoredArticle
 from retrieval.sentences import iter_sentence_spans
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -111,14 +111,43 @@ def answer_embed(answer: Answer) -> discord.Embed:
     )
     blocks: list[str] = []
     used = 0
-    for quote in answer.quotes:
+
+    def add(block: str) -> bool:
+        nonlocal used
+        if used + len(block) + 2 > budget:
+            return False
+        blocks.append(block)
+        used += len(block) + 2
+        return True
+
+    def add_quote(i: int) -> bool:
+        quote = answer.quotes[i]
         marker = f" [{quote.citation}]"
         room = budget - used - len(marker) - 4
         if room < 80:
-            break
-        block = "> " + trim(safe(quote.text), room).replace("\n", "\n> ") + marker
-        blocks.append(block)
-        used += len(block) + 2
+            return False
+        return add("> " + trim(safe(quote.text), room).replace("\n", "\n> ") + marker)
+
+    def add_short(short: ShortAnswer | None) -> None:
+        if short is not None:
+            add(f"**{trim(safe(short.text), 200)}** [{short.citation}]")
+
+    if answer.parts:
+        for n, part in enumerate(answer.parts, start=1):
+            heading = f"__{n}. {trim(safe(part.question), 300)}__"
+            if not part.answered:
+                add(heading + "\nNo ingested article covers this part.")
+                continue
+            if not add(heading):
+                break
+            add_short(part.short_answer)
+            for i in part.quotes:
+                add_quote(i)
+    else:
+        add_short(answer.short_answer)
+        for i in range(len(answer.quotes)):
+            if not add_quote(i):
+                break
     embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
     embed.set_footer(text=_footer(answer))
     _add_sources(embed, answer.citations)

@@ -105,6 +105,7 @@ def build_services(
         max_question_chars=settings.max_question_chars,
         fusion=FusionConfig.from_settings(settings),
         question_hints=settings.question_hints,
+        answer_threshold=settings.answer_threshold,
     )
     return Services(
         settings=settings,

@@ -82,12 +82,13 @@ def _filters(source: tuple[str, ...], since: str | None, until: str | None) -> S
 
 
 def _read_lines(value: str) -> Iterator[str]:
+    """VALUE itself, or with "-" every line of stdin: each gets its own output line (an error
+    object where it fails, a blank line included), and the stream goes on."""
     if value != "-":
         yield value
         return
     for line in sys.stdin:
-        if line.strip():
-            yield line.rstrip("\n")
+        yield line.rstrip("\r\n")
 
 
 def _filter_options(func: F) -> F:
@@ -328,7 +329,13 @@ def search(
     answerer = state.services.answerer
     filters = _filters(source, since, until)
     for line in _read_lines(query):
-        passages = answerer.search(line, k=top_k, filters=filters)
+        try:
+            passages = answerer.search(line, k=top_k, filters=filters)
+        except NewsbotError as exc:
+            if query != "-":
+                raise
+            _emit({"query": line, "error": exc.user_message})
+            continue
         if as_json or query == "-":
             _emit(search_json(line, passages))
         else:

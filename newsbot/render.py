@@ -27,17 +27,38 @@ def citation_line(c: Citation) -> str:
     return line
 
 
+def _quote_lines(answer: Answer, indexes: Sequence[int]) -> list[str]:
+    lines: list[str] = []
+    for i in indexes:
+        quote = answer.quotes[i]
+        wrapped = textwrap.fill(
+            f"“{quote.text}” [{quote.citation}]",
+            width=_WIDTH,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        )
+        lines.extend([wrapped, ""])
+    return lines
+
+
 def render_answer(answer: Answer) -> str:
     lines: list[str] = []
     if answer.answered:
-        for quote in answer.quotes:
-            wrapped = textwrap.fill(
-                f"“{quote.text}” [{quote.citation}]",
-                width=_WIDTH,
-                initial_indent="  ",
-                subsequent_indent="  ",
-            )
-            lines.extend([wrapped, ""])
+        if answer.parts:
+            for n, part in enumerate(answer.parts, start=1):
+                lines.append(f"{n}. {part.question}")
+                if not part.answered:
+                    lines.extend(["  No ingested article covers this part.", ""])
+                    continue
+                if part.short_answer is not None:
+                    short = part.short_answer
+                    lines.append(f"  Answer: {short.text} [{short.citation}]")
+                lines.extend(_quote_lines(answer, part.quotes))
+        else:
+            if answer.short_answer is not None:
+                short = answer.short_answer
+                lines.extend([f"Answer: {short.text} [{short.citation}]", ""])
+            lines.extend(_quote_lines(answer, range(len(answer.quotes))))
         lines.append("Sources:")
         lines.extend(citation_line(c) for c in answer.citations)
     else:

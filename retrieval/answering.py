@@ -15,22 +15,38 @@ import math
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
 from functools import lru_cache
 
-from retrieval.embedding import Embedder
+import numpy as np
+
+from retrieval.answer_types import (
+    AnswerType,
+    answer_spans,
+    expected_type,
+    question_parts,
+    short_answer_span,
+)
+from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import QuestionError
 from retrieval.hybrid import FusionConfig, hybrid_search
 from retrieval.index import IndexStats, NewsIndex, SearchFilters
-from retrieval.models import Answer, Citation, Passage, Quote
-from retrieval.query_understanding import QueryPlan, TimeRange, understand
+from retrieval.models import Answer, AnswerPart, Citation, Passage, Quote, ShortAnswer
+from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
+from retrieval.selection import (
+    SelectorModel,
+    answerable_features,
+    log_words,
+    rank_score,
+    weighted_share,
+)
 from retrieval.sentences import iter_sentence_spans
 from retrieval.syndication import with_copies
-from retrieval.terms import numbers, terms
+from retrieval.terms import STOPWORDS, numbers, terms
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +69,24 @@ _TIMESTAMP = re.compile(
     r"\b\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
     r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"
 )
-# Further quotes must score within this margin of the best one.
-QUOTE_MARGIN = 0.2
+# Candidates the selector scores (each embedded at sentence level), and of one article.
+SECOND_STAGE = 16
+SECOND_STAGE_PER_ARTICLE = 3
+# A sentence starting this early is one of the article's first (a lead often answers).
+LEAD_CHARS = 300
+SENTENCE_CACHE = 4096
+# A question word this rare in the index (BM25 idf; in about 1 in 150 chunks) is a key word:
+# an article without it is likely about something else ("microsoft's revenue" from Apple's).
+KEY_IDF = 5.0
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+_WORDS = re.compile(r"[a-z0-9]+")
+# Quotes for each part of a question asked in several parts.
+PART_QUOTES = 2
+_PRONOUN = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|that)\b", re.I)
 NEAREST_ARTICLES = 3
 MIN_QUOTE_WORDS = 5
 STATS_TTL_SECONDS = 30.0
+DOMAINS_TTL_SECONDS = 600.0
 # Chunks read to date an event ("before the trial").
 EVENT_HITS = 5
 
@@ -81,8 +110,27 @@ class _Candidate:
     start: int  # offsets into the article body
     end: int
     text: str
-    score: float
+    score: float  # the first-stage score: similarity and the question's terms
     coverage: float
+    attributed: bool = False
+    pair: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredCandidate:
+    """A candidate quote with the selector's signals and its probability of answering."""
+
+    candidate: _Candidate
+    features: dict[str, float]
+    probability: float
+
+    @property
+    def text(self) -> str:
+        return self.candidate.text
+
+    @property
+    def article_id(self) -> str:
+        return self.candidate.passage.article_id
 
 
 class Answerer:
@@ -97,6 +145,8 @@ class Answerer:
         max_question_chars: int,
         fusion: FusionConfig | None = None,
         question_hints: bool = True,
+        selector: SelectorModel | None = None,
+        answer_threshold: float | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
@@ -109,6 +159,11 @@ class Answerer:
         self._stats: dict[tuple[str, ...] | None, tuple[float, IndexStats]] = {}
         self._outlets: dict[tuple[str, ...] | None, tuple[float, list[str]]] = {}
         self._stats_lock = threading.Lock()
+        self._selector = selector or SelectorModel.load()
+        if answer_threshold is not None:
+            self._selector = replace(self._selector, answer_threshold=answer_threshold)
+        self._sentence_vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._domains: tuple[float, dict[str, tuple[str, ...]]] | None = None
 
     def check_question(self, question: str) -> str:
         text = " ".join(question.split())
@@ -131,12 +186,20 @@ class Answerer:
     def _retrieve(
         self, text: str, k: int, filters: SearchFilters | None
     ) -> tuple[list[Passage], QueryPlan]:
-        base = filters or SearchFilters()
-        plan = self.plan(text, base)
-        if plan.time_filter is not None and base.since is None and base.until is None:
-            base = replace(base, since=plan.time_filter.since, until=plan.time_filter.until)
+        given = filters or SearchFilters()
+        plan = self.plan(text, given)
         vector = self._embedder.embed_query(text)
-        return hybrid_search(self._index, vector, plan, base, k, self._fusion), plan
+        if plan.time_filter is not None and given.since is None and given.until is None:
+            period = plan.time_filter
+            narrowed = replace(given, since=period.since, until=period.until)
+            found = hybrid_search(self._index, vector, plan, narrowed, k, self._fusion)
+            if found:
+                return found, plan
+            # Nothing was published then: the period the question names ranks instead.
+            plan = replace(
+                plan, time_filter=None, time_preferences=(period, *plan.time_preferences)
+            )
+        return hybrid_search(self._index, vector, plan, given, k, self._fusion), plan
 
     def plan(self, question: str, filters: SearchFilters | None = None) -> QueryPlan:
         """What the question says about outlets and times (see query_understanding.py),
@@ -147,7 +210,10 @@ class Answerer:
         scopes = filters.scopes if filters else None
         newest = self.stats(scopes).newest_published
         plan = understand(
-            text, outlets=self._outlet_names(scopes), reference=newest or datetime.now(UTC)
+            text,
+            outlets=self._outlet_names(scopes),
+            reference=newest or datetime.now(UTC),
+            outlet_domains=self._outlet_domains(),
         )
         if plan.event is not None:
             plan = self._resolve_event(plan, filters or SearchFilters())
@@ -190,36 +256,72 @@ class Answerer:
             self._outlets[scopes] = (now, fresh)
         return fresh
 
+    def _outlet_domains(self) -> dict[str, tuple[str, ...]]:
+        """Outlet -> the hosts of its articles' URLs (for short names: "nytimes", "nyt").
+        A read of every article record: kept for DOMAINS_TTL_SECONDS (an outlet's domains
+        rarely change), or until this process writes."""
+        now = time.monotonic()
+        with self._stats_lock:
+            if self._domains is not None and now - self._domains[0] < DOMAINS_TTL_SECONDS:
+                return self._domains[1]
+        fields = self._index.article_fields(("outlet", "url"))
+        fresh = domains_by_outlet(
+            (str(f.get("outlet") or ""), str(f.get("url") or "")) for f in fields.values()
+        )
+        with self._stats_lock:
+            self._domains = (now, fresh)
+        return fresh
+
     def answer(
         self, question: str, *, filters: SearchFilters | None = None, top_k: int | None = None
     ) -> Answer:
+        """Quotes that answer the question, one set per part of it ("how old was he, and
+        why were they docked points?" is two), or none: "no ingested article covers this"."""
         text = self.check_question(question)
-        passages, plan = self._retrieve(text, top_k or self._top_k, filters)
+        parts = question_parts(text)
+        found: list[tuple[str, list[Passage], list[_Candidate], float | None]] = []
+        for i, part in enumerate(parts):
+            # A later part leans on the first for what "it" or "he" is.
+            search_text = part if i == 0 or not _PRONOUN.search(part) else f"{parts[0]} {part}"
+            passages, _, scored, _ = self._scored(search_text, filters, top_k, asked=part)
+            support = max((_similarity(c.candidate.passage) for c in scored), default=None)
+            share = self._max_quotes if len(parts) == 1 else PART_QUOTES
+            found.append((part, passages, self._choose(scored, share), support))
         stats = self.stats(filters.scopes if filters else None)
-        bodies = self._index.get_bodies([p.article_id for p in passages])
-        candidates = _verified(self._candidates(text, plan, passages), bodies)
-        usable = _quotable(text, passages, candidates, bodies)
-        support = max((_similarity(c.passage) for c in usable), default=None)
-        quotes_from = self._select(usable)
-        if not quotes_from:
+        supports = [s for *_, s in found if s is not None]
+        support = max(supports) if supports else None
+        if not any(chosen for _, _, chosen, _ in found):
+            nearest = _nearest([p for _, passages, _, _ in found for p in passages])
             return Answer(
                 question=text,
                 answered=False,
                 quotes=(),
                 citations=(),
-                nearest=with_copies(_nearest(passages), self._index),  # "also reported by"
+                nearest=with_copies(nearest, self._index),  # "also reported by"
                 articles_searched=stats.articles,
                 newest_published=stats.newest_published,
                 support=support,
+                parts=tuple(AnswerPart(part, False, (), None) for part in parts)
+                if len(parts) > 1
+                else (),
             )
         citations: dict[str, Citation] = {}
         quotes: list[Quote] = []
-        for cand in quotes_from:
-            p = cand.passage
-            if p.article_id not in citations:
-                citations[p.article_id] = _citation(len(citations) + 1, p)
-            n = citations[p.article_id].n
-            quotes.append(Quote(cand.text, n, p.article_id, cand.start, cand.end))
+        answer_parts: list[AnswerPart] = []
+        for part, _, chosen, _ in found:
+            indexes: list[int] = []
+            for cand in chosen:
+                p = cand.passage
+                if p.article_id not in citations:
+                    citations[p.article_id] = _citation(len(citations) + 1, p)
+                quote = Quote(
+                    cand.text, citations[p.article_id].n, p.article_id, cand.start, cand.end
+                )
+                if quote not in quotes:
+                    quotes.append(quote)
+                indexes.append(quotes.index(quote))
+            short = _short_answer(part, quotes[indexes[0]]) if indexes else None
+            answer_parts.append(AnswerPart(part, bool(indexes), tuple(indexes), short))
         return Answer(
             question=text,
             answered=True,
@@ -229,7 +331,161 @@ class Answerer:
             articles_searched=stats.articles,
             newest_published=stats.newest_published,
             support=support,
+            short_answer=answer_parts[0].short_answer if len(parts) == 1 else None,
+            parts=tuple(answer_parts) if len(parts) > 1 else (),
         )
+
+    def score_candidates(
+        self, question: str, *, filters: SearchFilters | None = None, every: bool = False
+    ) -> list[ScoredCandidate]:
+        """An answer's candidates with the selector's signals, best first: the second
+        stage's (with `every`, every candidate goes through the second stage; what
+        bench/train_selector.py learns the weights from)."""
+        return self._scored(self.check_question(question), filters, None, every=every)[2]
+
+    def _scored(
+        self,
+        text: str,
+        filters: SearchFilters | None,
+        top_k: int | None,
+        *,
+        every: bool = False,
+        asked: str | None = None,
+    ) -> tuple[list[Passage], QueryPlan, list[ScoredCandidate], dict[str, str]]:
+        """Retrieval for `text`, then the candidates scored; `asked` (default `text`) is the
+        question whose kind of answer is looked for. Also the articles' bodies."""
+        passages, plan = self._retrieve(text, top_k or self._top_k, filters)
+        bodies = self._index.get_bodies([p.article_id for p in passages])
+        candidates = _verified(self._candidates(text, plan, passages), bodies)
+        usable = [
+            c
+            for c in _quotable(text, passages, candidates, bodies)
+            if _similarity(c.passage) >= self._threshold
+        ]
+        ranked = self._rank(asked or text, plan, passages, usable, bodies, every=every)
+        return passages, plan, ranked, bodies
+
+    def _rank(
+        self,
+        question: str,
+        plan: QueryPlan,
+        passages: Sequence[Passage],
+        usable: list[_Candidate],
+        bodies: dict[str, str],
+        *,
+        every: bool = False,
+    ) -> list[ScoredCandidate]:
+        """The first stage scores every candidate on cheap signals; its best few (at most
+        SECOND_STAGE_PER_ARTICLE of an article) are embedded at sentence level and scored
+        again by the second."""
+        if not usable:
+            return []
+        model = self._selector
+        q_terms = list(dict.fromkeys(plan.lexical_terms or tuple(terms(question))))
+        df, chunk_count = self._index.document_frequencies(q_terms)
+        idf = _idf(df, chunk_count)
+        key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
+        unknown = unknown_words(q_terms, df, passages)
+        asked = expected_type(question)
+        rank_of = {p.chunk_id: r for r, p in enumerate(passages)}
+        contexts: dict[str, frozenset[str]] = {}
+        articles: dict[str, frozenset[str]] = {}
+        first: list[tuple[float, _Candidate, dict[str, float]]] = []
+        for c in usable:
+            p = c.passage
+            sentence_terms = _text_terms(c.text)
+            if p.chunk_id not in contexts:
+                contexts[p.chunk_id] = _text_terms(f"{p.title}\n{p.text}")
+            if p.article_id not in articles:
+                body = bodies.get(p.article_id, "")
+                articles[p.article_id] = _text_terms(p.title) | _text_terms(body)
+            article = articles[p.article_id]
+            found = bool(answer_spans(c.text, asked, question))
+            features = {
+                "chunk_similarity": _similarity(p),
+                "coverage": c.coverage,
+                "key_coverage": weighted_share(sentence_terms, idf),
+                "context_coverage": weighted_share(sentence_terms | contexts[p.chunk_id], idf),
+                "article_coverage": weighted_share(article, idf),
+                "type_found": float(found),
+                "type_missing": float(asked is not AnswerType.NONE and not found),
+                "attribution": float(c.attributed),
+                "passage_rank": rank_score(rank_of.get(p.chunk_id, len(passages))),
+                "pair": float(c.pair),
+                "lead": float(c.start < LEAD_CHARS),
+                "log_words": log_words(c.text),
+                "statement_end": float(_ENDS_SENTENCE.search(c.text) is not None),
+                "missing_key": float(bool(key - article)),
+                "unknown_word": float(bool(unknown)),
+            }
+            first.append((model.first.probability(features), c, features))
+        first.sort(key=lambda f: f[0], reverse=True)
+        picked: list[tuple[float, _Candidate, dict[str, float]]] = []
+        per_article: Counter[str] = Counter()
+        seen: set[str] = set()
+        for entry in first:
+            c = entry[1]
+            if not every and (
+                len(picked) >= SECOND_STAGE
+                or per_article[c.passage.article_id] >= SECOND_STAGE_PER_ARTICLE
+            ):
+                continue
+            if c.text in seen:
+                continue
+            seen.add(c.text)
+            per_article[c.passage.article_id] += 1
+            picked.append(entry)
+        sims = self._sentence_similarities(question, [c.text for _, c, _ in picked])
+        scored = []
+        for (p1, c, features), sim in zip(picked, sims, strict=True):
+            full = {**features, "sentence_similarity": sim, "first_stage": p1}
+            scored.append(ScoredCandidate(c, full, model.second.probability(full)))
+        scored.sort(key=lambda s: s.probability, reverse=True)
+        return scored
+
+    def answerable(self, scored: Sequence[ScoredCandidate]) -> float:
+        """The probability that the best candidates answer the question at all."""
+        if not scored:
+            return 0.0
+        best = scored[0]
+        second = next((s.probability for s in scored if s.article_id != best.article_id), 0.0)
+        features = answerable_features(best.probability, second, scored)
+        return self._selector.answerable.probability(features)
+
+    def _sentence_similarities(self, question: str, sentences: list[str]) -> list[float]:
+        """Cosine of the question with each sentence (vectors of recent sentences are kept:
+        follow-up questions meet the same ones)."""
+        q = self._embedder.embed_query(question)
+        with self._stats_lock:
+            cached = {t: v for t in sentences if (v := self._sentence_vectors.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(sentences) if t not in cached]
+        if missing:
+            vectors = self._embedder.embed_queries(missing)
+            with self._stats_lock:
+                for t, v in zip(missing, vectors, strict=True):
+                    cached[t] = v
+                    self._sentence_vectors[t] = v
+                    self._sentence_vectors.move_to_end(t)
+                while len(self._sentence_vectors) > SENTENCE_CACHE:
+                    self._sentence_vectors.popitem(last=False)
+        return [float(np.dot(cached[t], q)) for t in sentences]
+
+    def _choose(self, scored: list[ScoredCandidate], max_quotes: int) -> list[_Candidate]:
+        """The quotes to show: none if the best candidate is below the answer threshold
+        ("no ingested article covers this"); else the best, then the best of each other
+        article above the quote threshold, in the article's own order."""
+        model = self._selector
+        if not scored or self.answerable(scored) < model.answer_threshold:
+            return []
+        chosen = [scored[0].candidate]
+        for s in scored[1:]:
+            if len(chosen) >= max_quotes or s.probability < model.quote_threshold:
+                break
+            c = s.candidate
+            if any(c.passage.article_id == o.passage.article_id for o in chosen):
+                continue
+            chosen.append(c)
+        return sorted(chosen, key=lambda c: (chosen.index(_first_of(chosen, c)), c.start))
 
     def stats(self, scopes: tuple[str, ...] | None) -> IndexStats:
         """Article count and newest date, cached briefly: they label answers, not rank them."""
@@ -247,6 +503,7 @@ class Answerer:
         with self._stats_lock:
             self._stats.clear()
             self._outlets.clear()
+            self._domains = None
 
     # --- quote selection -----------------------------------------------------------------
 
@@ -274,9 +531,10 @@ class Answerer:
         def scored(p: Passage, start: int, end: int, text: str, ts: set[str]) -> _Candidate:
             coverage = sum(weight[t] for t in ts & q_terms) / total
             score = _similarity(p) + LEXICAL_WEIGHT * coverage
-            if speaker and ts & speaker and _attributes_to(text, speaker):
+            attributed = bool(speaker and ts & speaker and _attributes_to(text, speaker))
+            if attributed:
                 score += ATTRIBUTION_BONUS
-            return _Candidate(p, start, end, text, score, coverage)
+            return _Candidate(p, start, end, text, score, coverage, attributed)
 
         out = [scored(*span) for span in spans]
         for (p, s1, e1, _, ts1), (p2, s2, e2, t2, ts2) in itertools.pairwise(spans):
@@ -287,26 +545,8 @@ class Answerer:
             if not (adds_terms or attributes):
                 continue
             pair = scored(p, s1, e2, p.text[s1 - p.start : e2 - p.start], ts1 | ts2)
-            out.append(replace(pair, score=pair.score - PAIR_COST))
+            out.append(replace(pair, score=pair.score - PAIR_COST, pair=True))
         return out
-
-    def _select(self, quotable: list[_Candidate]) -> list[_Candidate]:
-        """The best quotes, from passages that match the question well enough (at least
-        the abstention threshold): none means "no ingested article covers this"."""
-        usable = [c for c in quotable if _similarity(c.passage) >= self._threshold]
-        if not usable:
-            return []
-        usable.sort(key=lambda c: c.score, reverse=True)
-        best = usable[0]
-        chosen = [best]
-        for c in usable[1:]:
-            if len(chosen) >= self._max_quotes or c.score < best.score - QUOTE_MARGIN:
-                break
-            if any(c.text == o.text or _overlaps(c, o) for o in chosen):
-                continue
-            chosen.append(c)
-        # Quotes of one article read best in the article's own order.
-        return sorted(chosen, key=lambda c: (chosen.index(_first_of(chosen, c)), c.start))
 
 
 def _quotable(
@@ -342,10 +582,6 @@ def _similarity(p: Passage) -> float:
 
 def _first_of(chosen: list[_Candidate], c: _Candidate) -> _Candidate:
     return next(o for o in chosen if o.passage.article_id == c.passage.article_id)
-
-
-def _overlaps(a: _Candidate, b: _Candidate) -> bool:
-    return a.passage.article_id == b.passage.article_id and a.start < b.end and b.start < a.end
 
 
 def _is_statement(sentence: str) -> bool:
@@ -428,3 +664,53 @@ def _nearest(passages: Sequence[Passage]) -> tuple[Citation, ...]:
         if p.article_id not in seen and len(seen) < NEAREST_ARTICLES:
             seen[p.article_id] = _citation(len(seen) + 1, p)
     return tuple(seen.values())
+
+
+@lru_cache(maxsize=1024)
+def _text_terms(text: str) -> frozenset[str]:
+    """A text's terms, read once per text (article bodies meet many questions)."""
+    return frozenset(terms(text))
+
+
+def _short_answer(question: str, quote: Quote) -> ShortAnswer | None:
+    """The asked-for span of the top quote (a date, amount, count, name or score), verbatim."""
+    span = short_answer_span(quote.text, expected_type(question), question)
+    if span is None:
+        return None
+    return ShortAnswer(quote.text[span[0] : span[1]], quote.citation)
+
+
+def unknown_words(
+    q_terms: Sequence[str], df: dict[str, int], passages: Sequence[Passage]
+) -> list[str]:
+    """The question's words that no stored chunk holds and that are not a typo of a word of
+    the retrieved passages ("sridevi" is unknown; "mcuh" is "much"): what no article covers."""
+    absent = [t for t in q_terms if df.get(t, 0) == 0 and not t.isdigit()]
+    if not absent:
+        return []
+    vocabulary = _Vocabulary(passages)
+    return [t for t in absent if not vocabulary.near(t)]
+
+
+class _Vocabulary:
+    """The words of the retrieved passages (stopwords too) and their one-letter deletions:
+    a question word one edit from one of them is a typo of it ("mcuh", "plmer")."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        words: set[str] = set()
+        for p in passages:
+            words.update(_WORDS.findall(f"{p.title}\n{p.text}".lower()))
+        words |= STOPWORDS
+        self._near = words | {d for w in words for d in _deletions(w)}
+
+    def near(self, term: str) -> bool:
+        return term in self._near or any(d in self._near for d in _deletions(term))
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))} if len(word) > 3 else set()
+
+
+def _idf(df: dict[str, int], n: int) -> dict[str, float]:
+    """BM25's inverse document frequency of each term (higher is rarer)."""
+    return {t: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}

@@ -70,6 +70,11 @@ class Embedder(Protocol):
         over the cores."""
         ...
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """A few short texts in one call, on a single thread (answer selection embeds the
+        best candidate sentences of a question)."""
+        ...
+
 
 def normalized(vectors: npt.ArrayLike) -> Vectors:
     """Unit-length float32 rows (computed in float32, whatever the model's precision)."""
@@ -272,3 +277,17 @@ class SentenceTransformerEmbedder(TokenizingEmbedder):
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return normalized(vectors[0])
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        model = self.model
+        _use_torch_threads(1)
+        vectors = model.encode(
+            list(texts),
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return normalized(vectors)

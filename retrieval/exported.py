@@ -250,6 +250,13 @@ class ExportedEmbedder(TokenizingEmbedder):
         vector: Vectors = normalized(self._run_query(runner, feeds))[0]
         return vector
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        runner = self._runner("query")
+        feeds = self._feeds(self._model_tokenizer.encode_batch(list(texts)))
+        return normalized(self._run_query(runner, feeds))
+
 
 class OnnxEmbedder(ExportedEmbedder):
     """ONNX Runtime, int8 weights per channel (dynamic quantisation): a session of

@@ -130,6 +130,10 @@ class NewsIndex(Protocol):
         """The n chunks best matching these terms by BM25: (chunk id, score), best first."""
         ...
 
+    def document_frequencies(self, query_terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many stored chunks hold each term, and how many chunks there are."""
+        ...
+
     def get_passages(
         self, chunk_ids: Sequence[str], *, vector: Vectors | None = None
     ) -> dict[str, Passage]:
@@ -636,6 +640,9 @@ class ChromaIndex:
         copies = self._recent_copies().values()
         leads = {m.get(DUPLICATE_OF) for m in copies if m.get("outlet") in outlets}
         return tuple(sorted(str(lead) for lead in leads if lead))
+
+    def document_frequencies(self, query_terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        return self._lexical.document_frequencies(query_terms)
 
     def get_passages(
         self, chunk_ids: Sequence[str], *, vector: Vectors | None = None

@@ -519,6 +519,14 @@ class Bm25:
         order = np.lexsort((slots, -sims))
         return [(str(self._chunk_ids[int(slots[i])]), float(sims[i])) for i in order]
 
+    def document_frequencies(self, query_terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many live chunks hold each term, and how many live chunks there are."""
+        found: dict[str, int] = {}
+        for term in query_terms:
+            tid = self._vocab.get(term)
+            found[term] = 0 if tid is None else int(self._term_weights(tid)[0].size)
+        return found, self._alive_count
+
     def similarities(self, chunk_ids: Sequence[str], vector: npt.ArrayLike) -> dict[str, float]:
         """Cosine of the (unit) vector with each listed live chunk that has a vector, from the
         int8 copies (within ~0.002 of the float32 ones)."""
@@ -778,6 +786,10 @@ class LexicalStore:
     ) -> list[tuple[str, float]]:
         with self._lock:
             return self.index().nearest(vector, k, flt)
+
+    def document_frequencies(self, query_terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        with self._lock:
+            return self.index().document_frequencies(query_terms)
 
     def similarities(self, chunk_ids: Sequence[str], vector: npt.ArrayLike) -> dict[str, float]:
         with self._lock:

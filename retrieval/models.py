@@ -158,6 +158,37 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The asked-for span (a date, amount, count, name or score), verbatim from the top
+    quote, shown first."""
+
+    text: str
+    citation: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"text": self.text, "citation": self.citation}
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPart:
+    """One part of a question asked in several ("..., and why were they docked points?"):
+    which of the answer's quotes answer it (indexes into `Answer.quotes`)."""
+
+    question: str
+    answered: bool
+    quotes: tuple[int, ...]
+    short_answer: ShortAnswer | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "quotes": list(self.quotes),
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     answered: bool
@@ -170,6 +201,9 @@ class Answer:
     # similarity; None when no passage had a quotable sentence): what the abstention
     # threshold is compared with. Not part of the JSON contract.
     support: float | None = None
+    short_answer: ShortAnswer | None = None
+    # For a question asked in several parts, one entry each (empty for one part).
+    parts: tuple[AnswerPart, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """The `newsbot ask --json` contract."""
@@ -179,4 +213,6 @@ class Answer:
             "quotes": [{"text": q.text, "citation": q.citation} for q in self.quotes],
             "citations": [c.to_json() for c in self.citations],
             "nearest": [c.to_json() for c in self.nearest],
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
+            "parts": [p.to_json() for p in self.parts],
         }

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # `NEWSBOT_GUILD_ID=` (as in .env.example) means "not set", not an invalid number.
+        env_ignore_empty=True,
     )
 
     # Storage
@@ -69,8 +71,15 @@ class Settings(BaseSettings):
     # Answering
     top_k: int = Field(default=10, ge=1, le=100)
     max_quotes: int = Field(default=3, ge=1, le=10)
-    # Calibrated on MultiHop-RAG's null vs answerable queries (docs/benchmarks.md).
-    abstain_threshold: float = Field(default=0.425, ge=-1.0, le=1.0)
+    # A floor: no quote from a chunk less similar to the question than this. Whether to
+    # answer at all is the answer selector's calibrated decision (retrieval/selection.py).
+    abstain_threshold: float = Field(default=0.0, ge=-1.0, le=1.0)
+    answer_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Decline below this answerable probability; default: the calibrated one.",
+    )
     max_question_chars: int = Field(default=300, ge=10, le=4000)
 
     # Retrieval (retrieval/hybrid.py): dense and BM25 rankings fused by reciprocal rank

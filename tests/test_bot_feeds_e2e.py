@@ -14,6 +14,7 @@ import discord
 
 from bot.app import NewsBot
 from bot.cogs.feeds import FeedsCog
+from ingest.feeds import FeedStore
 from ingest.loaders import Loaded
 from ingest.services import Services
 from tests.fake_discord import FakeDiscord, FakeGuild
@@ -120,6 +121,9 @@ async def test_feeds_are_followed_listed_polled_and_removed_per_server(
         )
         web.add("/rss", rss(items), content_type="application/rss+xml", etag='"v2"')
         await eventually(lambda: len(services.index.list_articles()) == 2)
+        # The poll records its count just after the ingest: wait for that too.
+        feeds = FeedStore.in_data_dir(services.settings.data_dir)
+        await eventually(lambda: [f.articles for f in feeds.feeds()] == [2])
         assert {a.scope for a in services.index.list_articles()} == {f"guild:{first.id}"}
         assert len(web.hits("/h")) == 1 and len(web.hits("/l")) == 1  # each entry once
 

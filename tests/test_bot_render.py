@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import discord
@@ -21,7 +22,7 @@ from bot.render import (
     trim,
 )
 from ingest.pipeline import IngestReport, ItemResult, Status
-from retrieval.models import Answer, Citation, Quote, StoredArticle
+from retrieval.models import Answer, AnswerPart, Citation, Quote, ShortAnswer, StoredArticle
 
 WHEN = datetime(2022, 1, 26, 17, 45, tzinfo=UTC)
 
@@ -131,3 +132,36 @@ def test_ingest_report_fits_in_one_message() -> None:
     text = ingest_report_text(report)
     assert text.startswith("Added 0, updated 0, unchanged 0, failed 100.")
     assert len(text) <= CONTENT_LIMIT and text.endswith("(more items not shown)")
+
+
+def test_the_short_answer_comes_first_in_bold_then_the_quotes() -> None:
+    quote = Quote("The winner takes home $4 million, a record.", 1, "a_1", 0, 44)
+    answer = dataclasses.replace(
+        _answer([quote], [_citation(1)]), short_answer=ShortAnswer("$4 million", 1)
+    )
+    embed = answer_embed(answer)
+    assert embed.description == (
+        "**$4 million** [1]\n\n> The winner takes home $4 million, a record. [1]"
+    )
+
+
+def test_each_part_of_a_question_gets_its_heading_quotes_and_short_answer_within_limits() -> None:
+    long = "The club said the decision was a disgrace and would be appealed. " * 40
+    quotes = [
+        Quote("He died at the age of 85 on Monday.", 1, "a_1", 0, 35),
+        Quote(long.strip(), 2, "a_2", 0, len(long.strip())),
+    ]
+    parts = (
+        AnswerPart("how old was he when he died", True, (0,), ShortAnswer("85", 1)),
+        AnswerPart("why were they docked 10 points " + "really " * 80, True, (1,), None),
+        AnswerPart("who won the cup", False, (), None),
+    )
+    answer = dataclasses.replace(
+        _answer(quotes, [_citation(1), _citation(2)]), question="q " * 200, parts=parts
+    )
+    embed = answer_embed(answer)
+    _assert_within_limits(embed)
+    text = embed.description or ""
+    assert text.startswith("__1. how old was he when he died__\n\n**85** [1]\n\n> He died at")
+    assert "__2. why were they docked 10 points" in text and "disgrace" in text
+    assert "__3. who won the cup__\nNo ingested article covers this part." in text

@@ -55,7 +55,15 @@ def test_console_script_ingests_the_seed_and_answers_with_the_json_contract(
     )
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
-    assert set(answer) == {"question", "answered", "quotes", "citations", "nearest"}
+    assert set(answer) == {
+        "question",
+        "answered",
+        "quotes",
+        "citations",
+        "nearest",
+        "short_answer",
+        "parts",
+    }
     assert answer["answered"] is True
     quote = next(
         q for q in answer["quotes"] if 'Russia\'s key demands are "unacceptable."' in q["text"]
@@ -106,9 +114,22 @@ def test_ask_and_search_read_one_query_per_line_from_stdin(cli: CliRunner) -> No
     cli.invoke(main, ["ingest", str(SEED)])
     questions = "what did NATO say about Russia's demands?\n\nwho won the 2022 World Cup final?\n"
     answers = _json_lines(cli.invoke(main, ["ask", "-"], input=questions).stdout)
-    assert [a["answered"] for a in answers] == [True, False]
+    assert [a.get("answered") for a in answers] == [True, None, False]  # (None: the blank line)
     results = _json_lines(cli.invoke(main, ["search", "-"], input="NATO\nUkraine\n").stdout)
     assert [r["query"] for r in results] == ["NATO", "Ukraine"]
+
+
+def test_a_bad_line_gets_an_error_line_and_the_stream_goes_on(cli: CliRunner) -> None:
+    cli.invoke(main, ["ingest", str(SEED)])
+    lines = ["what did NATO say about Russia's demands?", "x" * 400, "", "NATO response"]
+    for command, key in (("ask", "question"), ("search", "query")):
+        result = cli.invoke(main, [command, "-"], input="\n".join(lines) + "\n")
+        assert result.exit_code == 0, result.output
+        out = _json_lines(result.stdout)
+        assert [o[key] for o in out] == lines  # one line out per line in, in order
+        assert "error" not in out[0] and "error" not in out[3]
+        assert "400 characters long; the limit is 300" in str(out[1]["error"])
+        assert "empty" in str(out[2]["error"])
 
 
 def test_extract_shows_what_would_be_stored_without_storing(cli: CliRunner) -> None:

@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retrieval.query_understanding import QueryPlan, outlet_aliases, understand
+from retrieval.query_understanding import (
+    QueryPlan,
+    domains_by_outlet,
+    outlet_aliases,
+    outlet_forms,
+    understand,
+)
 
 OUTLETS = (
     "TechCrunch",
@@ -203,3 +209,299 @@ def test_a_question_without_outlets_or_times_is_left_alone() -> None:
         False,
     )
     assert p.lexical_terms == ("taylor", "swift", "named", "person", "year")
+
+
+# --- outlets as people type them, with the index's domains --------------------------------
+
+# Outlets and article URLs as the MultiHop-RAG corpus has them (The New York Times' articles
+# there are The Athletic's), plus a few well-known outlets it lacks.
+INDEX_URLS = {
+    "TechCrunch": "https://techcrunch.com/2023/11/17/openai/",
+    "The Verge": "https://www.theverge.com/2023/10/4/pixel",
+    "Fortune": "https://fortune.com/2023/11/18/altman/",
+    "Wired": "https://www.wired.com/story/iphone/",
+    "The Age": "https://www.theage.com.au/business/markets/",
+    "The Guardian": "https://www.theguardian.com/football/2023/dec/10/everton",
+    "CBSSports.com": "https://www.cbssports.com/nfl/news/purdy/",
+    "The Independent - Life and Style": "https://www.independent.co.uk/life-style/x.html",
+    "The Independent - Sports": "https://www.independent.co.uk/sport/y.html",
+    "The Roar | Sports Writers Blog": "https://www.theroar.com.au/2023/12/01/ashes/",
+    "The New York Times": "https://theathletic.com/5012345/2023/11/01/chelsea/",
+    "The Sydney Morning Herald": "https://www.smh.com.au/business/rates/",
+    "BBC News - Technology": "https://www.bbc.co.uk/news/technology-1",
+    "BBC News - Entertainment & Arts": "https://www.bbc.co.uk/news/entertainment-arts-2",
+    "FOX News - Health": "https://www.foxnews.com/health/flu",
+    "FOX News - Lifestyle": "https://www.foxnews.com/lifestyle/gift",
+    "Sporting News": "https://www.sportingnews.com/us/nfl/news/week-14/",
+    "The Washington Post": "https://www.washingtonpost.com/politics/2023/12/01/budget/",
+    "Reuters": "https://www.reuters.com/world/deal/",
+    "Financial Times": "https://www.ft.com/content/abc",
+    "Associated Press": "https://apnews.com/article/election",
+    "The Times": "https://www.thetimes.co.uk/article/brexit",
+    "Time": "https://time.com/6340000/person-of-the-year/",
+}
+INDEX_DOMAINS = domains_by_outlet(INDEX_URLS.items())
+BBC = ("BBC News - Entertainment & Arts", "BBC News - Technology")
+FOX = ("FOX News - Health", "FOX News - Lifestyle")
+INDEPENDENT = ("The Independent - Life and Style", "The Independent - Sports")
+
+
+def typed(question: str) -> QueryPlan:
+    return understand(
+        question, outlets=list(INDEX_URLS), reference=REF, outlet_domains=INDEX_DOMAINS
+    )
+
+
+def test_domains_are_read_from_article_urls() -> None:
+    pairs = [
+        ("The Verge", "https://www.theverge.com/a"),
+        ("The Verge", "https://www.theverge.com/b"),
+        ("BBC News - Technology", "https://www.bbc.co.uk/news/x"),
+        ("No Link", ""),
+    ]
+    assert domains_by_outlet(pairs) == {
+        "The Verge": ("www.theverge.com",),
+        "BBC News - Technology": ("www.bbc.co.uk",),
+    }
+
+
+def test_short_forms_come_from_names_domains_and_well_known_abbreviations() -> None:
+    def texts(outlet: str) -> set[str]:
+        return {f.text for f in outlet_forms(outlet, INDEX_DOMAINS[outlet])}
+
+    # Its articles here are on theathletic.com, so "nytimes" is no form of it; "nyt" is.
+    assert {"NYT", "nyt", "theathletic", "theathletic.com"} <= texts("The New York Times")
+    assert "nytimes" not in texts("The New York Times")
+    assert {"washingtonpost", "wapo", "washingtonpost.com"} <= texts("The Washington Post")
+    assert {"CBSSports", "CBS Sports", "cbssports", "cbssports.com"} <= texts("CBSSports.com")
+    assert {"SMH", "smh", "smh.com.au"} <= texts("The Sydney Morning Herald")
+    assert {"Guardian", "theguardian"} <= texts("The Guardian")
+    assert "Age" not in texts("The Age")  # too much an ordinary word, even with a cue
+    assert {"bbc", "bbc.co.uk"} <= texts("BBC News - Technology")
+
+
+@pytest.mark.parametrize(
+    ("question", "groups"),
+    [
+        ("according to techcrunch when did openai fire sam altman?", [("TechCrunch",)]),
+        ("According to TechCrunch, when did OpenAI fire Sam Altman?", [("TechCrunch",)]),
+        ("what did techcrunch say about flexport?", [("TechCrunch",)]),
+        ("per fortune, who is the ceo of openai?", [("Fortune",)]),
+        ("Who replaced Sam Altman, per Fortune?", [("Fortune",)]),
+        ("what did fortune's article say about ftx?", [("Fortune",)]),
+        ("what is wired magazine's pick for the best phone?", [("Wired",)]),
+        ("according to wired, what is the best phone?", [("Wired",)]),
+        ("what did the nyt say about the strike?", [("The New York Times",)]),
+        ("what does the new york times say about chelsea?", [("The New York Times",)]),
+        ("what did the athletic's theathletic.com say?", [("The New York Times",)]),
+        ("what did the guardian's match report say about everton?", [("The Guardian",)]),
+        ("guardian's match report on the merseyside derby", [("The Guardian",)]),
+        ("What did a Guardian piece say about dementia?", [("The Guardian",)]),
+        ("in the guardian, who scored?", [("The Guardian",)]),
+        ("what did we learn from wired about the iphone?", [("Wired",)]),
+        ("what did time say about taylor swift?", [("Time",)]),
+        ("what did bbc's coverage say about the election?", [BBC]),
+        ("what did the bbc report about ai?", [BBC]),
+        ("what does wapo say about the budget?", [("The Washington Post",)]),
+        ("reuters reported that the deal collapsed: why?", [("Reuters",)]),
+        ("what did theverge say about the pixel?", [("The Verge",)]),
+        ("how did www.theverge.com review the pixel?", [("The Verge",)]),
+        ("per the verge, is the pixel 8 good?", [("The Verge",)]),
+        ("what did cbs sports say about brock purdy?", [("CBSSports.com",)]),
+        ("what did cbssports.com say about brock purdy?", [("CBSSports.com",)]),
+        ("according to the FT, what did the bank do?", [("Financial Times",)]),
+        ("what did the ap report about the election?", [("Associated Press",)]),
+        ("what did SMH report about rates?", [("The Sydney Morning Herald",)]),
+        ("what does the sydney morning herald say about rates?", [("The Sydney Morning Herald",)]),
+        ("what did the age report about bond yields?", [("The Age",)]),
+        ("what did the independent say about the match?", [INDEPENDENT]),
+        ("what did fox news say about the flu season?", [FOX]),
+        ("what did sporting news say about week 14?", [("Sporting News",)]),
+        ("what did the times report about brexit?", [("The Times",)]),
+        (
+            "who won the ashes, as reported by the roar and the age?",
+            [("The Roar | Sports Writers Blog",), ("The Age",)],
+        ),
+    ],
+)
+def test_outlets_are_recognised_as_people_type_them(
+    question: str, groups: list[tuple[str, ...]]
+) -> None:
+    assert list(typed(question).outlet_groups) == groups
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the times they are a-changin: who sang it?",
+        "which player won a fortune in prize money?",
+        "prices rose 5 per cent: why?",
+        "what share of fortune 500 companies use ai?",
+        "according to independent experts, what caused the crash?",
+        "in the age of ai, who leads the market?",
+        "what is the age of the oldest player?",
+        "is the company on the verge of collapse?",
+        "from time to time, who wins the derby?",
+        "will they finish in time?",
+        "what time did the match start?",
+        "ranked no. 5 in the AP poll, which team lost?",
+        "are 6 ft tall players better?",
+        "smh, why did this happen?",
+        "what did a legal guardian's report say?",
+        "what did the roar of the crowd mean?",
+        "wired headphones are back: why?",
+        "which sporting news mattered most?",
+    ],
+)
+def test_ordinary_words_typed_in_lower_case_are_not_outlets(question: str) -> None:
+    assert typed(question).outlet_groups == ()
+
+
+def test_an_abbreviation_counts_only_for_an_outlet_in_the_index() -> None:
+    assert plan("what did the nyt say about the strike?").outlet_groups == (
+        ("The New York Times",),
+    )
+    no_nyt = understand(
+        "what does wapo say about the nyt?", outlets=["TechCrunch", "Fortune"], reference=REF
+    )
+    assert no_nyt.outlet_groups == ()
+
+
+def test_a_domain_many_outlets_share_names_none_of_them() -> None:
+    # Feeds read through an aggregator: its domain is not an outlet's name.
+    domains = {
+        "Fortune": ["https://news.google.com/rss/articles/1"],
+        "TechCrunch": ["https://news.google.com/rss/articles/2"],
+    }
+    p = understand(
+        "according to google, what happened?",
+        outlets=list(domains),
+        reference=REF,
+        outlet_domains=domains,
+    )
+    assert p.outlet_groups == ()
+
+
+def test_cue_words_and_outlet_names_are_not_search_terms() -> None:
+    assert typed("per fortune, who is the ceo of openai?").lexical_terms == ("ceo", "openai")
+    assert typed("how did www.theverge.com review the pixel?").lexical_terms == (
+        "review",
+        "pixel",
+    )
+
+
+# --- periods as people name them -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        (
+            "what did the EU do about AI in december 2023?",
+            day(2023, 12, 1),
+            day(2023, 12, 31, True),
+        ),
+        (
+            "What did the EU do about AI in December 2023?",
+            day(2023, 12, 1),
+            day(2023, 12, 31, True),
+        ),
+        ("what did the eu do about ai in dec 2023?", day(2023, 12, 1), day(2023, 12, 31, True)),
+        ("what did the EU do in december?", day(2023, 12, 1), day(2023, 12, 31, True)),
+        ("What did OpenAI say about GPT-4 in November?", day(2023, 11, 1), day(2023, 11, 30, True)),
+        ("What happened in May?", day(2023, 5, 1), day(2023, 5, 31, True)),
+        (
+            "what happened in the first week of november 2023?",
+            day(2023, 11, 1),
+            day(2023, 11, 7, True),
+        ),
+        ("who won the second week of november?", day(2023, 11, 8), day(2023, 11, 14, True)),
+        ("what happened in the last week of november?", day(2023, 11, 24), day(2023, 11, 30, True)),
+        ("what happened the week of dec 11?", day(2023, 12, 11), day(2023, 12, 17, True)),
+        # Thursday 14 December: its week runs Monday 11 to Sunday 17.
+        (
+            "What happened during the week of 14 December 2023?",
+            day(2023, 12, 11),
+            day(2023, 12, 17, True),
+        ),
+        ("what did apple announce in mid-December?", day(2023, 12, 10), day(2023, 12, 20, True)),
+        (
+            "what did apple announce in mid december 2023?",
+            day(2023, 12, 10),
+            day(2023, 12, 20, True),
+        ),
+        ("what did apple announce in early november?", day(2023, 11, 1), day(2023, 11, 10, True)),
+        ("what did apple say in late october 2023?", day(2023, 10, 21), day(2023, 10, 31, True)),
+        ("What happened at the end of October?", day(2023, 10, 21), day(2023, 10, 31, True)),
+        ("news from q3 2023", day(2023, 7, 1), day(2023, 9, 30, True)),
+        ("what happened in the third quarter of 2023?", day(2023, 7, 1), day(2023, 9, 30, True)),
+        ("What happened before the week of Dec 11?", None, day(2023, 12, 10, True)),
+        (
+            "what happened between the first week of november and mid-december?",
+            day(2023, 11, 1),
+            day(2023, 12, 20, True),
+        ),
+    ],
+)
+def test_a_named_month_week_or_part_of_a_month_restricts_the_search(
+    question: str, since: datetime | None, until: datetime | None
+) -> None:
+    p = plan(question)
+    assert p.time_filter is not None
+    assert (p.time_filter.since, p.time_filter.until) == (since, until)
+    assert p.time_preferences == ()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # A figure or change in the clause dates that fact, not the news.
+        "Which AI tool reached 100 million users per day in March?",
+        "Which chatbot saw a meteoric rise in usage during December 2022?",
+        "Is Leqembi the only approved drug as of July 2023?",
+        "Which exchange grew fastest within 180 days of its June 2017 launch?",
+        "What did the $10 billion deal change in December 2023?",
+        # A month naming a thing.
+        "What came out of the December 2023 summit?",
+        # One side of a comparison; two outlets.
+        "Did Sporting News change its advice in December 2023 compared with November?",
+        "What did TechCrunch and The Verge report in December 2023?",
+        # After the newest article: nothing to restrict to.
+        "what will happen in january 2024?",
+        # A quarter without a word about publishing.
+        "who scored the most points in the fourth quarter of 2023?",
+    ],
+)
+def test_a_month_dating_a_fact_or_one_side_of_a_comparison_is_only_preferred(
+    question: str,
+) -> None:
+    p = plan(question)
+    assert p.time_filter is None
+    assert p.time_preferences != ()
+
+
+@pytest.mark.parametrize(
+    ("question", "kept"),
+    [
+        ("what were apple's q3 2023 earnings?", ("q3", "2023")),
+        ("what was the revenue in the third quarter of 2023?", ("third", "quarter", "2023")),
+        ("which company turned a profit in the third quarter?", ("third", "quarter")),
+        ("who scored in the fourth quarter?", ("fourth", "quarter")),
+        ("who is the top wide receiver for week 14?", ("week", "14")),
+        ("what changes in may surprise investors?", ()),
+    ],
+)
+def test_fiscal_and_sporting_quarters_and_weeks_are_no_time(
+    question: str, kept: tuple[str, ...]
+) -> None:
+    p = plan(question)
+    assert (p.time_filter, p.time_preferences) == (None, ())
+    assert set(kept) <= set(p.lexical_terms)
+
+
+def test_a_restricting_period_says_what_it_names() -> None:
+    p = plan("what happened the week of dec 11?")
+    assert p.time_filter is not None
+    assert (p.time_filter.phrase, p.time_filter.kind) == ("the week of dec 11", "week")
+    relative = plan("what happened in the past week?").time_filter
+    assert relative is not None and relative.kind == "relative"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -61,3 +62,18 @@ def test_dot_env_is_read_and_the_token_stays_secret(settings: Settings, tmp_path
 def test_everything_stored_lives_under_the_data_dir(settings: Settings, tmp_path: Path) -> None:
     loaded = load_settings(data_dir=tmp_path / "elsewhere")
     assert loaded.resolved_chroma_path == tmp_path / "elsewhere" / "chroma"
+
+
+def test_the_example_env_file_as_it_is_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copying .env.example to .env works: its empty values mean "not set"."""
+    for name in list(os.environ):
+        if name.startswith("NEWSBOT_") or name == "DISCORD_TOKEN":
+            monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text(
+        (Path(__file__).resolve().parents[1] / ".env.example").read_text(encoding="utf-8")
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.guild_id is None and settings.answer_threshold is None

@@ -1,0 +1,126 @@
+"""Answers that answer: the quote holds the kind of answer asked, the short answer is that
+span, each part of a question gets its own quote, and a near miss is declined. Real model,
+real Chroma, the shipped selector."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest.loaders import Loaded
+from ingest.services import Services
+from retrieval.models import Answer, Article
+
+WHEN = datetime(2023, 11, 20, 9, 0, tzinfo=UTC)
+
+ARTICLES = [
+    Article(
+        title="Open raises its prize money again",
+        body=(
+            "The prize money at this year's Open has been debated by players for months. "
+            "Several players said the prize money still lagged behind other sports. "
+            "Organisers said the singles champion will receive $3.6 million, a record for the "
+            "event. Players welcomed the increase but asked for more for early rounds."
+        ),
+        outlet="Tennis Daily",
+        url="https://tennis.example/open-prize-money",
+        published=WHEN,
+    ),
+    Article(
+        title="City council bans rental e-scooters",
+        body=(
+            "The city council voted on Tuesday to ban rental e-scooters from the city centre "
+            "after a year of complaints. The scooter ban was debated for three hours. The ban "
+            "takes effect on March 1, officials said. Critics said the scooter ban was rushed."
+        ),
+        outlet="Metro Times",
+        url="https://metro.example/scooter-ban",
+        published=WHEN,
+    ),
+    Article(
+        title="Everton docked 10 points",
+        body=(
+            "Everton were docked 10 points by the Premier League on Friday for breaching its "
+            "profit and sustainability rules. The club said it was shocked and disappointed "
+            "and would appeal. Fans protested outside the ground on Saturday."
+        ),
+        outlet="Football Weekly",
+        url="https://football.example/everton-points",
+        published=WHEN,
+    ),
+    Article(
+        title="Former Everton manager Howard Kendall remembered",
+        body=(
+            "Tributes were paid to a former Everton manager this week. He died at the age of "
+            "69, his family said. He led the club to two league titles in the 1980s."
+        ),
+        outlet="Football Weekly",
+        url="https://football.example/kendall",
+        published=WHEN,
+    ),
+    Article(
+        title="Apple beats estimates as iPhone sales rise",
+        body=(
+            "Apple reported quarterly revenue of $89.5 billion on Thursday, down 1% from a "
+            "year earlier. iPhone sales rose to $43.8 billion. Chief executive Tim Cook said "
+            "demand in emerging markets was strong."
+        ),
+        outlet="Market Wire",
+        url="https://markets.example/apple-q4",
+        published=WHEN,
+    ),
+]
+
+
+@pytest.fixture
+def stocked(services: Services) -> Services:
+    services.ingester.ingest([Loaded(a.url or a.title, a) for a in ARTICLES])
+    services.answerer.invalidate_stats()
+    return services
+
+
+def _quoted(answer: Answer) -> str:
+    return " ".join(q.text for q in answer.quotes)
+
+
+def test_the_quote_holds_the_amount_asked_and_the_short_answer_is_it(stocked: Services) -> None:
+    answer = stocked.answerer.answer("how much prize money does the champion get")
+    assert answer.answered and "$3.6 million" in answer.quotes[0].text
+    assert answer.short_answer is not None and answer.short_answer.text == "$3.6 million"
+    assert answer.short_answer.text in answer.quotes[0].text  # verbatim from the top quote
+
+
+def test_the_quote_holds_the_date_asked(stocked: Services) -> None:
+    answer = stocked.answerer.answer("when does the scooter ban start")
+    assert answer.answered and "March 1" in answer.quotes[0].text
+    assert answer.short_answer is not None and answer.short_answer.text == "March 1"
+
+
+def test_each_part_of_a_two_part_question_gets_its_own_quote(stocked: Services) -> None:
+    answer = stocked.answerer.answer(
+        "how old was the former everton manager when he died, "
+        "and why were everton docked 10 points?"
+    )
+    assert answer.answered and len(answer.parts) == 2
+    age, reason = answer.parts
+    assert age.answered and "age of 69" in answer.quotes[age.quotes[0]].text
+    assert age.short_answer is not None and age.short_answer.text == "69"
+    assert reason.answered
+    assert "breaching" in " ".join(answer.quotes[i].text for i in reason.quotes)
+    # Every quote is cited, and verbatim in its article.
+    bodies = {a.url: a.body for a in ARTICLES}
+    cited = {c.n: c for c in answer.citations}
+    for quote in answer.quotes:
+        assert quote.text in bodies[cited[quote.citation].url]
+
+
+def test_another_companys_revenue_is_declined(stocked: Services) -> None:
+    answer = stocked.answerer.answer("what was microsoft's revenue last quarter")
+    assert not answer.answered, _quoted(answer)
+    assert answer.nearest  # the nearest articles are still listed
+
+
+def test_a_question_about_what_no_article_covers_is_declined(stocked: Services) -> None:
+    answer = stocked.answerer.answer("who won the 2022 world cup final")
+    assert not answer.answered, _quoted(answer)

@@ -1,0 +1,94 @@
+"""Reading what kind of answer a question asks for, where a sentence holds one, and the
+parts of a question asked in several: as Discord users type them."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.answer_types import (
+    AnswerType,
+    expected_type,
+    question_parts,
+    short_answer_span,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("how much prize money does the winner get", AnswerType.AMOUNT),
+        ("whats the price of the new iphone", AnswerType.AMOUNT),
+        ("how many ppl were killed in the quake", AnswerType.COUNT),
+        ("how old was he when he died", AnswerType.COUNT),
+        ("when does the ban start", AnswerType.DATE),
+        ("what year did the company go public?", AnswerType.DATE),
+        ("who coined the term", AnswerType.ENTITY),
+        ("which company bought activision", AnswerType.ENTITY),
+        ("did they win", AnswerType.RESULT),
+        ("what was the final score", AnswerType.RESULT),
+        ("why were everton docked 10 points", AnswerType.REASON),
+        ("where was the summit held", AnswerType.PLACE),
+        ("what did nato say about russia's demands", AnswerType.NONE),
+    ],
+)
+def test_the_kind_of_answer_asked(question: str, kind: AnswerType) -> None:
+    assert expected_type(question) is kind
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        (
+            "how much prize money does the winner get",
+            "The prize money has been debated; the winner takes home $4 million this year.",
+            "$4 million",
+        ),
+        (
+            "when does the ban start",
+            "The ban on the devices will take effect on January 1, 2024, officials said.",
+            "January 1, 2024",
+        ),
+        ("who coined the term", "The term was coined by Jane Smith in 1998.", "Jane Smith"),
+        ("what was the score", "Arsenal beat Chelsea 2-1 on Saturday.", "2-1"),
+        ("how old was he when he died", "He died at the age of 85 on Monday.", "85"),
+        ("how many people were hurt", "At least 12 people were hurt in the blast.", "12 people"),
+    ],
+)
+def test_the_short_answer_is_the_asked_span_verbatim(
+    question: str, sentence: str, short: str
+) -> None:
+    span = short_answer_span(sentence, expected_type(question), question)
+    assert span is not None and sentence[span[0] : span[1]] == short
+
+
+def test_no_short_answer_when_the_sentence_holds_none_or_the_question_names_it() -> None:
+    q = "when does the ban start"
+    assert short_answer_span("The ban was widely criticised.", expected_type(q), q) is None
+    q = "who did Jane Smith marry"
+    assert short_answer_span("Jane Smith spoke on Friday.", expected_type(q), q) is None
+    q = "why were they docked points"
+    assert short_answer_span("They were docked points for breaches.", expected_type(q), q) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "how old was he when he died, and why were they docked 10 points?",
+            ["how old was he when he died", "why were they docked 10 points?"],
+        ),
+        ("who won the match and what was the score", ["who won the match", "what was the score"]),
+        (
+            "when did the trial start? when did it end",
+            ["when did the trial start", "when did it end"],
+        ),
+        (
+            "what did NATO and Russia say about the talks",
+            ["what did NATO and Russia say about the talks"],
+        ),
+        ("how much did they raise and who", ["how much did they raise and who"]),
+        ("sbf verdict?", ["sbf verdict?"]),
+    ],
+)
+def test_a_question_asked_in_several_parts(question: str, parts: list[str]) -> None:
+    assert question_parts(question) == parts
