@@ -38,6 +38,7 @@ from retrieval.index import IndexStats, NewsIndex, SearchFilters
 from retrieval.models import Answer, AnswerPart, Citation, Passage, Quote, ShortAnswer
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
+    ATTRIBUTION_PRIOR,
     SelectorModel,
     answerable_features,
     log_words,
@@ -78,6 +79,8 @@ SENTENCE_CACHE = 4096
 # A question word this rare in the index (BM25 idf; in about 1 in 150 chunks) is a key word:
 # an article without it is likely about something else ("microsoft's revenue" from Apple's).
 KEY_IDF = 5.0
+# Questions up to this long must have one of their key words in a quote (`near_miss`).
+KEY_GATE_WORDS = 25
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORDS = re.compile(r"[a-z0-9]+")
 # Quotes for each part of a question asked in several parts.
@@ -283,10 +286,15 @@ class Answerer:
         for i, part in enumerate(parts):
             # A later part leans on the first for what "it" or "he" is.
             search_text = part if i == 0 or not _PRONOUN.search(part) else f"{parts[0]} {part}"
-            passages, _, scored, _ = self._scored(search_text, filters, top_k, asked=part)
+            passages, plan, scored, _ = self._scored(search_text, filters, top_k, asked=part)
             support = max((_similarity(c.candidate.passage) for c in scored), default=None)
             share = self._max_quotes if len(parts) == 1 else PART_QUOTES
-            found.append((part, passages, self._choose(scored, share), support))
+            chosen = self._choose(scored, share)
+            miss = near_miss(part, plan, chosen, self._index) if chosen else None
+            if miss is not None:
+                log.debug("Declined %r: %s", part, miss)
+                chosen = []
+            found.append((part, passages, chosen, support))
         stats = self.stats(filters.scopes if filters else None)
         supports = [s for *_, s in found if s is not None]
         support = max(supports) if supports else None
@@ -418,7 +426,8 @@ class Answerer:
                 "missing_key": float(bool(key - article)),
                 "unknown_word": float(bool(unknown)),
             }
-            first.append((model.first.probability(features), c, features))
+            prior = ATTRIBUTION_PRIOR if c.attributed else 0.0
+            first.append((model.first.probability(features, prior=prior), c, features))
         first.sort(key=lambda f: f[0], reverse=True)
         picked: list[tuple[float, _Candidate, dict[str, float]]] = []
         per_article: Counter[str] = Counter()
@@ -439,7 +448,8 @@ class Answerer:
         scored = []
         for (p1, c, features), sim in zip(picked, sims, strict=True):
             full = {**features, "sentence_similarity": sim, "first_stage": p1}
-            scored.append(ScoredCandidate(c, full, model.second.probability(full)))
+            prior = ATTRIBUTION_PRIOR if c.attributed else 0.0
+            scored.append(ScoredCandidate(c, full, model.second.probability(full, prior=prior)))
         scored.sort(key=lambda s: s.probability, reverse=True)
         return scored
 
@@ -678,6 +688,34 @@ def _short_answer(question: str, quote: Quote) -> ShortAnswer | None:
     if span is None:
         return None
     return ShortAnswer(quote.text[span[0] : span[1]], quote.citation)
+
+
+def near_miss(
+    question: str, plan: QueryPlan, chosen: Sequence[_Candidate], index: NewsIndex
+) -> str | None:
+    """Why quotes the selector would show do not answer although they are on topic (None:
+    they may): the question asks for a kind of answer (an amount, a date, a name...) that
+    none of them holds ("how much did google pay to settle" answered "they all settled");
+    or none of them holds any of the question's key words (rare in the index), so they are
+    about the topic, not the thing asked ("who won the carabao cup final" answered with
+    another final)."""
+    asked = expected_type(question)
+    # (A reason is often given without a word that says so: "Directors said he had not been
+    # candid" answers "why was he removed".)
+    if asked not in (AnswerType.NONE, AnswerType.REASON) and not any(
+        answer_spans(c.text, asked, question) for c in chosen
+    ):
+        return f"no {asked.value} in the quotes"
+    # A long question (MultiHop-RAG's are ~40 words) names more than a few quotes hold.
+    if len(question.split()) <= KEY_GATE_WORDS:
+        q_terms = list(dict.fromkeys(plan.lexical_terms or tuple(terms(question))))
+        df, chunk_count = index.document_frequencies(q_terms)
+        idf = _idf(df, chunk_count)
+        key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
+        quoted = set().union(*(_text_terms(c.text) for c in chosen))
+        if key and not key & quoted:
+            return f"none of {sorted(key)} in the quotes"
+    return None
 
 
 def unknown_words(
