@@ -58,10 +58,6 @@ PAPER = (
     ("paper: bge-large-en-v1.5, no reranker", 0.6718, 0.5221, 0.4298),
     ("paper best: voyage-02 + bge-reranker-large", 0.7467, 0.6625, 0.586),
 )
-# Abstention: the operating point must abstain on at least this share of null queries...
-ABSTAIN_NULL_TARGET = 0.5
-# ...while wrongly abstaining on at most this share of answerable ones.
-ABSTAIN_ANSWERABLE_LIMIT = 0.05
 
 
 def squash(text: str) -> str:
@@ -241,9 +237,7 @@ def configurations(settings: Any) -> list[Config]:
     ]
 
 
-def make_answerer(
-    services: Any, embedder: Any, config: Config, threshold: float | None = None
-) -> Any:
+def make_answerer(services: Any, embedder: Any, config: Config) -> Any:
     from retrieval.answering import Answerer
 
     s = services.settings
@@ -252,7 +246,7 @@ def make_answerer(
         embedder,
         top_k=TOP_K,
         max_quotes=s.max_quotes,
-        abstain_threshold=s.abstain_threshold if threshold is None else threshold,
+        abstain_threshold=s.abstain_threshold,
         max_question_chars=QUESTION_CHARS,
         fusion=config.fusion,
         question_hints=config.question_hints,
@@ -279,48 +273,6 @@ def _progress(label: str, total: int) -> Callable[[int], None]:
             print(f"  {label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
     return show
-
-
-# --- abstention ------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class AbstainPoint:
-    threshold: float
-    null_abstained: float
-    answerable_abstained: float
-
-
-def abstention_curve(
-    signals: Sequence[tuple[bool, float | None]], thresholds: Sequence[float]
-) -> list[AbstainPoint]:
-    """signals: (is_null, the answer's support: the best similarity of a passage with a
-    quotable sentence, None when there was none). At threshold t newsbot declines exactly
-    when the support is None or under t."""
-    nulls = [s for s in signals if s[0]]
-    answerable = [s for s in signals if not s[0]]
-    points = []
-    for t in thresholds:
-
-        def abstains(s: tuple[bool, float | None], t: float = t) -> bool:
-            return s[1] is None or s[1] < t
-
-        points.append(
-            AbstainPoint(
-                t,
-                sum(map(abstains, nulls)) / max(len(nulls), 1),
-                sum(map(abstains, answerable)) / max(len(answerable), 1),
-            )
-        )
-    return points
-
-
-def operating_point(
-    points: Sequence[AbstainPoint], limit: float = ABSTAIN_ANSWERABLE_LIMIT
-) -> AbstainPoint | None:
-    """The threshold that abstains on most null queries within this answerable limit."""
-    ok = [p for p in points if p.answerable_abstained <= limit]
-    return max(ok, key=lambda p: (p.null_abstained, -p.threshold)) if ok else None
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -355,29 +307,6 @@ def type_table(s: Scores) -> str:
     return "\n".join(lines)
 
 
-def curve_table(
-    points: Sequence[AbstainPoint], current: float, best: float | None, safe: float | None
-) -> str:
-    lines = [
-        "| threshold | null queries abstained | answerable queries wrongly abstained |",
-        "|---|---|---|",
-    ]
-    for p in points:
-        mark = []
-        if abs(p.threshold - current) < 1e-9:
-            mark.append("default")
-        if best is not None and abs(p.threshold - best) < 1e-9:
-            mark.append("most declined within 5%")
-        if safe is not None and abs(p.threshold - safe) < 1e-9:
-            mark.append("most declined within 2.5%")
-        label = f"{p.threshold:.3f}" + (f" ({', '.join(mark)})" if mark else "")
-        lines.append(f"| {label} | {p.null_abstained:.1%} | {p.answerable_abstained:.1%} |")
-    return "\n".join(lines)
-
-
-# --- main ------------------------------------------------------------------------------------
-
-
 def rescore(path: Path, queries: Sequence[dict[str, Any]]) -> int:
     by_question = {" ".join(q["query"].split()): q for q in queries}
     scores, types = [], []
@@ -401,9 +330,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument("--limit", type=int, help="only the first N queries (not written)")
     parser.add_argument("--only-final", action="store_true", help="only the final configuration")
-    parser.add_argument(
-        "--no-abstention", action="store_true", help="skip the abstention curve (not written)"
-    )
     parser.add_argument("--dump", type=Path, help="write the final results as search JSON lines")
     parser.add_argument("--rescore", type=Path, help="score `newsbot search --json` output")
     args = parser.parse_args(argv)
@@ -456,37 +382,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows.extend((name, (h10, h4, mrr)) for name, h10, h4, mrr in PAPER)
     assert final_scores is not None
 
-    if args.no_abstention:
-        print(results_table(rows))
-        print()
-        print(type_table(final_scores))
-        print(f"Total {time.perf_counter() - started:.0f} s.")
-        return 0
-    # Abstention, with the final configuration: answer every query and read off, from each
-    # answer's support, which thresholds would have declined it.
-    final = configs[-1]
-    answerer = make_answerer(services, embedder, final)
-    signals: list[tuple[bool, float | None]] = []
-    abstain_started = time.perf_counter()
-    progress = _progress("answers (abstention)", len(answerable) + len(nulls))
-    for i, q in enumerate([*answerable, *nulls]):
-        answer = answerer.answer(q["query"])
-        signals.append((q["question_type"] == "null_query", answer.support))
-        progress(i + 1)
-    abstain_seconds = time.perf_counter() - abstain_started
-    thresholds = [round(0.30 + 0.025 * i, 3) for i in range(13)]
-    points = abstention_curve(signals, thresholds)
-    best = operating_point(points)
-    # The default keeps a margin: within half the limit, for questions unlike MultiHop's.
-    safe = operating_point(points, ABSTAIN_ANSWERABLE_LIMIT / 2)
-    curve = curve_table(
-        points,
-        settings.abstain_threshold,
-        best.threshold if best else None,
-        safe.threshold if safe else None,
-    )
-    at_default = abstention_curve(signals, [settings.abstain_threshold])[0]
-
     if args.dump:
         from newsbot.cli import search_json
 
@@ -499,18 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     print()
     print(type_table(final_scores))
-    print()
-    print(curve)
     verdicts = []
     for name, target in TARGETS.items():
         value = getattr(final_scores, name)
         verdicts.append(f"{name} {value:.4f} {'>=' if value >= target else '<'} {target}")
     print("\nTargets: " + "; ".join(verdicts))
-    print(
-        f"Abstention at NEWSBOT_ABSTAIN_THRESHOLD={settings.abstain_threshold}: "
-        f"{at_default.null_abstained:.1%} of null queries, "
-        f"{at_default.answerable_abstained:.1%} of answerable ones."
-    )
     print(f"Total {total:.0f} s.")
     if args.no_write or args.limit:
         return 0
@@ -534,22 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "MRR@10 >= 0.65. Distinct gold facts not contained whole in any stored chunk: "
         f"{unchunked} of {len(facts)} (a chunking limit no ranking can fix)."
     )
-    abstain_text = wrap(
-        f"Abstention, final configuration: each of the {len(answerable)} answerable and "
-        f"{len(nulls)} null queries answered once; newsbot declines at threshold t when no "
-        "retrieved chunk whose cosine similarity to the question is at least t has a "
-        "sentence that can answer it (a statement sharing a term with the "
-        "question, from an article mentioning the numbers it names). "
-        f"{abstain_seconds:.0f} s. At the default NEWSBOT_ABSTAIN_THRESHOLD="
-        f"{settings.abstain_threshold}: {at_default.null_abstained:.1%} of null queries "
-        f"abstained, {at_default.answerable_abstained:.1%} of answerable ones. Target: at "
-        "least 50% and at most 5%. The default is the threshold that declines the most null "
-        "queries while wrongly declining at most half that limit (2.5%): past it the curve "
-        "steepens, and other questions than MultiHop's deserve the margin."
-    )
     section = (
         f"{intro}\n\n{report}\n\nBy question type (final configuration):\n\n"
-        f"{type_table(final_scores)}\n\n{abstain_text}\n\n{curve}"
+        f"{type_table(final_scores)}\n\nWhether to answer at all (abstention) and what the "
+        "quotes hold are measured by `bench/answers.py` (section below)."
     )
     write_section("multihop", section)
     print(f"Updated {DOCS.relative_to(REPO)}.")
@@ -565,7 +441,6 @@ def _non_default_retrieval_settings(settings: Any) -> str:
         "lexical_weight",
         "max_chunks_per_article",
         "question_hints",
-        "abstain_threshold",
         "chunk_tokens",
         "chunk_overlap_tokens",
         "embedding_backend",

@@ -45,18 +45,23 @@ from retrieval.selection import (
 
 ANSWERED_TARGET = 0.97
 NULL_TYPES = ("null_query", "discord_null")
+DISCORD_WEIGHT = 4.0
 L2 = 1.0
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> np.ndarray:
-    """Newton's method on the L2-penalised log loss (the bias, column 0, is not penalised)."""
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2: float = L2
+) -> np.ndarray:
+    """Newton's method on the L2-penalised, weighted log loss (the bias, column 0, is not
+    penalised)."""
+    sample = np.ones(len(y)) if weights is None else weights
     w = np.zeros(x.shape[1])
     penalty = np.full(x.shape[1], l2)
     penalty[0] = 0.0
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
-        grad = x.T @ (p - y) + penalty * w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+    for _ in range(50):
+        p = sigmoid(x @ w)
+        grad = x.T @ (sample * (p - y)) + penalty * w
+        hess = (x * (sample * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hess, grad)
         w -= step
         if float(np.abs(step).max()) < 1e-7:
@@ -123,6 +128,12 @@ def collect_question_set(services: Any, rows: Sequence[dict[str, Any]]) -> list[
     return out
 
 
+def row_weights(rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    """Discord-style questions count DISCORD_WEIGHT times a MultiHop one: there are fewer of
+    them, and they are what users type."""
+    return np.asarray([DISCORD_WEIGHT if r.get("source") == "discord" else 1.0 for r in rows])
+
+
 def matrix(cands: Sequence[dict[str, Any]], names: Sequence[str]) -> np.ndarray:
     return np.asarray([[1.0, *(c["f"].get(n, 0.0) for n in names)] for c in cands])
 
@@ -151,16 +162,22 @@ def pick(cands: list[dict[str, Any]], p1: np.ndarray, n: int, per_article: int) 
 
 
 def choose(cands: list[dict[str, Any]], probs: np.ndarray, quote_t: float, k: int) -> list[int]:
-    """retrieval/answering.py `_choose`, on recorded candidates (answer threshold aside)."""
+    """retrieval/answering.py `_choose`, on recorded candidates (answer threshold aside;
+    overlapping pairs aside)."""
+    from retrieval.answering import QUOTES_PER_ARTICLE
+
     order = [int(i) for i in np.argsort(-probs, kind="stable")]
     if not order:
         return []
     chosen = [order[0]]
+    counts = {cands[order[0]]["article"]: 1}
     for i in order[1:]:
         if len(chosen) >= k or probs[i] < quote_t:
             break
-        if any(cands[i]["article"] == cands[j]["article"] for j in chosen):
+        article = cands[i]["article"]
+        if counts.get(article, 0) >= QUOTES_PER_ARTICLE:
             continue
+        counts[article] = counts.get(article, 0) + 1
         chosen.append(i)
     return chosen
 
@@ -191,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += collect_question_set(services, load_question_set())
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         args.cache.write_text(json.dumps(rows), encoding="utf-8")
-    max_quotes = 3  # NEWSBOT_MAX_QUOTES' default
+    max_quotes = 4  # NEWSBOT_MAX_QUOTES' default
     n2, per_article = answering.SECOND_STAGE, answering.SECOND_STAGE_PER_ARTICLE
     floors = [args.floor] if args.floor is not None else [-1.0, 0.2, 0.3, 0.35, 0.4, 0.425]
     best_result: tuple[float, Any] | None = None
@@ -224,8 +241,9 @@ def train_with_floor(
     ]
     answerable = [r for r in kept if r["type"] not in NULL_TYPES]
     every = [c for r in answerable for c in r["candidates"]]
+    every_rows = [r for r in answerable for _ in r["candidates"]]
     y1 = np.asarray([float(any(c["hits"])) for c in every])
-    w1 = fit_logistic(matrix(every, FIRST_STAGE), y1)
+    w1 = fit_logistic(matrix(every, FIRST_STAGE), y1, row_weights(every_rows))
     reach_all = np.mean([any(any(c["hits"]) for c in r["candidates"]) for r in answerable])
 
     picked_rows = []
@@ -253,7 +271,13 @@ def train_with_floor(
         ]
     )
     y2 = np.asarray([float(any(c["hits"])) for c in stage2])
-    w2 = fit_logistic(matrix(stage2, SECOND_STAGE), y2)
+    stage2_rows = [
+        r
+        for r, cs in zip(kept, picked_rows, strict=True)
+        if r["type"] not in NULL_TYPES
+        for _ in cs
+    ]
+    w2 = fit_logistic(matrix(stage2, SECOND_STAGE), y2, row_weights(stage2_rows))
     log.append(
         f"floor {floor}: gold among candidates {reach_all:.3f}, "
         f"among the second stage's {reach2:.3f}"
@@ -362,18 +386,7 @@ def train_with_floor(
 def fit_logistic_weighted(x: np.ndarray, y: np.ndarray, share: float) -> np.ndarray:
     """`fit_logistic` with the two classes weighted equally."""
     weights = np.where(y > 0.5, 0.5 / max(share, 1e-9), 0.5 / max(1 - share, 1e-9))
-    w = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], L2)
-    penalty[0] = 0.0
-    for _ in range(50):
-        p = sigmoid(x @ w)
-        grad = x.T @ (weights * (p - y)) + penalty * w
-        hess = (x * (weights * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if float(np.abs(step).max()) < 1e-7:
-            break
-    return w
+    return fit_logistic(x, y, weights)
 
 
 if __name__ == "__main__":

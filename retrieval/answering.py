@@ -71,8 +71,12 @@ _TIMESTAMP = re.compile(
     r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"
 )
 # Candidates the selector scores (each embedded at sentence level), and of one article.
-SECOND_STAGE = 16
-SECOND_STAGE_PER_ARTICLE = 3
+SECOND_STAGE = 8
+SECOND_STAGE_PER_ARTICLE = 2
+# What of a candidate the model reads: the cost grows with length and count (8 x 24 words
+# ~ 25 ms on one core with openvino-int8; 16 whole sentences ~ 100 ms).
+SENTENCE_WORDS = 24
+QUERY_CACHE = 256
 # A sentence starting this early is one of the article's first (a lead often answers).
 LEAD_CHARS = 300
 SENTENCE_CACHE = 4096
@@ -83,6 +87,8 @@ KEY_IDF = 5.0
 KEY_GATE_WORDS = 25
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORDS = re.compile(r"[a-z0-9]+")
+# Quotes of one article in an answer (the answer is often the sentence next to the best).
+QUOTES_PER_ARTICLE = 2
 # Quotes for each part of a question asked in several parts.
 PART_QUOTES = 2
 _PRONOUN = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|that)\b", re.I)
@@ -166,6 +172,7 @@ class Answerer:
         if answer_threshold is not None:
             self._selector = replace(self._selector, answer_threshold=answer_threshold)
         self._sentence_vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._query_vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._domains: tuple[float, dict[str, tuple[str, ...]]] | None = None
 
     def check_question(self, question: str) -> str:
@@ -191,7 +198,7 @@ class Answerer:
     ) -> tuple[list[Passage], QueryPlan]:
         given = filters or SearchFilters()
         plan = self.plan(text, given)
-        vector = self._embedder.embed_query(text)
+        vector = self._query_vector(text)
         if plan.time_filter is not None and given.since is None and given.until is None:
             period = plan.time_filter
             narrowed = replace(given, since=period.since, until=period.until)
@@ -462,17 +469,33 @@ class Answerer:
         features = answerable_features(best.probability, second, scored)
         return self._selector.answerable.probability(features)
 
+    def _query_vector(self, text: str) -> Vectors:
+        """The question's vector (retrieval and sentence scoring share it)."""
+        with self._stats_lock:
+            found = self._query_vectors.get(text)
+        if found is None:
+            found = self._embedder.embed_query(text)
+            with self._stats_lock:
+                self._query_vectors[text] = found
+                while len(self._query_vectors) > QUERY_CACHE:
+                    self._query_vectors.popitem(last=False)
+        return found
+
     def _sentence_similarities(self, question: str, sentences: list[str]) -> list[float]:
-        """Cosine of the question with each sentence (vectors of recent sentences are kept:
-        follow-up questions meet the same ones)."""
-        q = self._embedder.embed_query(question)
+        """Cosine of the question with each sentence, judged on its first SENTENCE_WORDS
+        words (the cost of the model grows with length; vectors of recent sentences are
+        kept: follow-up questions meet the same ones)."""
+        q = self._query_vector(question)
         with self._stats_lock:
             cached = {t: v for t in sentences if (v := self._sentence_vectors.get(t)) is not None}
         missing = [t for t in dict.fromkeys(sentences) if t not in cached]
         if missing:
-            vectors = self._embedder.embed_queries(missing)
+            texts = [" ".join(t.split()[:SENTENCE_WORDS]) for t in missing]
+            # One batch shape: OpenVINO compiles kernels for each new input shape.
+            texts += [texts[-1]] * (-len(texts) % SECOND_STAGE)
+            vectors = self._embedder.embed_queries(texts)
             with self._stats_lock:
-                for t, v in zip(missing, vectors, strict=True):
+                for t, v in zip(missing, vectors[: len(missing)], strict=True):
                     cached[t] = v
                     self._sentence_vectors[t] = v
                     self._sentence_vectors.move_to_end(t)
@@ -481,19 +504,23 @@ class Answerer:
         return [float(np.dot(cached[t], q)) for t in sentences]
 
     def _choose(self, scored: list[ScoredCandidate], max_quotes: int) -> list[_Candidate]:
-        """The quotes to show: none if the best candidate is below the answer threshold
-        ("no ingested article covers this"); else the best, then the best of each other
-        article above the quote threshold, in the article's own order."""
+        """The quotes to show: none if the question does not look answerable ("no ingested
+        article covers this"); else the most probable candidates above the quote threshold,
+        at most QUOTES_PER_ARTICLE of an article, grouped by article in its own order."""
         model = self._selector
         if not scored or self.answerable(scored) < model.answer_threshold:
             return []
         chosen = [scored[0].candidate]
+        per_article = Counter([scored[0].article_id])
         for s in scored[1:]:
             if len(chosen) >= max_quotes or s.probability < model.quote_threshold:
                 break
             c = s.candidate
-            if any(c.passage.article_id == o.passage.article_id for o in chosen):
+            if per_article[s.article_id] >= QUOTES_PER_ARTICLE or any(
+                _overlaps(c, o) for o in chosen
+            ):
                 continue
+            per_article[s.article_id] += 1
             chosen.append(c)
         return sorted(chosen, key=lambda c: (chosen.index(_first_of(chosen, c)), c.start))
 
@@ -527,18 +554,18 @@ class Answerer:
         # to look), nor words about news itself.
         q_terms = set(plan.lexical_terms) or set(terms(question))
         speaker = _speaker_terms(_blank(question, plan.spans))
-        spans: list[tuple[Passage, int, int, str, set[str]]] = []
+        spans: list[tuple[Passage, int, int, str, frozenset[str]]] = []
         for p in passages:
             for s, e in iter_sentence_spans(p.text):
                 sentence = p.text[s:e]
-                spans.append((p, p.start + s, p.start + e, sentence, set(terms(sentence))))
+                spans.append((p, p.start + s, p.start + e, sentence, _text_terms(sentence)))
         # Terms rare among the retrieved sentences tell them apart best.
         df = Counter(t for *_, ts in spans for t in ts & q_terms)
         n = max(len(spans), 1)
         weight = {t: math.log(1.0 + n / (1.0 + df[t])) for t in q_terms}
         total = sum(weight.values()) or 1.0
 
-        def scored(p: Passage, start: int, end: int, text: str, ts: set[str]) -> _Candidate:
+        def scored(p: Passage, start: int, end: int, text: str, ts: frozenset[str]) -> _Candidate:
             coverage = sum(weight[t] for t in ts & q_terms) / total
             score = _similarity(p) + LEXICAL_WEIGHT * coverage
             attributed = bool(speaker and ts & speaker and _attributes_to(text, speaker))
@@ -588,6 +615,10 @@ def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 def _similarity(p: Passage) -> float:
     return p.similarity if p.similarity is not None else p.score
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    return a.passage.article_id == b.passage.article_id and a.start < b.end and b.start < a.end
 
 
 def _first_of(chosen: list[_Candidate], c: _Candidate) -> _Candidate:
@@ -676,7 +707,7 @@ def _nearest(passages: Sequence[Passage]) -> tuple[Citation, ...]:
     return tuple(seen.values())
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=16384)
 def _text_terms(text: str) -> frozenset[str]:
     """A text's terms, read once per text (article bodies meet many questions)."""
     return frozenset(terms(text))

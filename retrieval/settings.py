@@ -70,7 +70,7 @@ class Settings(BaseSettings):
 
     # Answering
     top_k: int = Field(default=10, ge=1, le=100)
-    max_quotes: int = Field(default=3, ge=1, le=10)
+    max_quotes: int = Field(default=4, ge=1, le=10)
     # A floor: no quote from a chunk less similar to the question than this. Whether to
     # answer at all is the answer selector's calibrated decision (retrieval/selection.py).
     abstain_threshold: float = Field(default=0.0, ge=-1.0, le=1.0)

@@ -39,12 +39,8 @@ def normalize_term(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Content terms of a text, in order, stopwords removed."""
-    out = []
-    for match in _WORD.finditer(text):
-        term = normalize_term(match.group())
-        if term and term not in STOPWORDS:
-            out.append(term)
-    return out
+    normal = (normalize_term(word) for word in _WORD.findall(text))
+    return [t for t in normal if t and t not in STOPWORDS]
 
 
 # A month's name or abbreviation (a regular expression).
