@@ -30,7 +30,7 @@ from typing import Any
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 import numpy as np
-from _common import QUERIES, REPO
+from _common import QUERIES, REPO, table, today, wrap, write_section
 from answers import fact_quoted, load_question_set, open_services, split_of
 
 from retrieval.selection import (
@@ -228,7 +228,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.dry_run:
         MODEL_PATH.write_text(json.dumps(model.to_json(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {MODEL_PATH}")
+        write_section("selector", curve_section(result, model))
     return 0
+
+
+def curve_section(result: dict[str, Any], model: SelectorModel) -> str:
+    """The answerability curve on the training data, for docs/benchmarks.md."""
+    rows = [
+        [f"{t:.3f}" + (" (shipped)" if abs(t - model.answer_threshold) < 1e-9 else ""), *vals]
+        for t, *vals in ((c[0], *(f"{v:.3f}" for v in c[1:])) for c in result["curve"][::2])
+    ]
+    intro = wrap(
+        f"`python bench/train_selector.py`, {today()}: the answerable model's curve on what it "
+        "was fitted on (MultiHop-RAG's train half, the Discord-style set's dev half); "
+        "bench/answers.py above reports the halves it never saw. The shipped threshold "
+        f"({model.answer_threshold}) is the one that declines the most null and near-miss "
+        f"questions (and answers the most Discord-style ones) while answering at least "
+        f"{ANSWERED_TARGET:.0%} of MultiHop's answerable ones (`NEWSBOT_ANSWER_THRESHOLD` "
+        "moves it)."
+    )
+    header = [
+        "threshold",
+        "MultiHop answerable answered",
+        "MultiHop null declined",
+        "Discord-style answerable answered",
+        "Discord-style unanswerable declined",
+    ]
+    return "\n\n".join(
+        ["## Answerability (`python bench/train_selector.py`)", intro, table(header, rows)]
+    )
 
 
 def train_with_floor(

@@ -506,7 +506,7 @@ class Answerer:
     def _choose(self, scored: list[ScoredCandidate], max_quotes: int) -> list[_Candidate]:
         """The quotes to show: none if the question does not look answerable ("no ingested
         article covers this"); else the most probable candidates above the quote threshold,
-        at most QUOTES_PER_ARTICLE of an article, grouped by article in its own order."""
+        at most QUOTES_PER_ARTICLE of an article: the best first, then by article."""
         model = self._selector
         if not scored or self.answerable(scored) < model.answer_threshold:
             return []
@@ -522,7 +522,10 @@ class Answerer:
                 continue
             per_article[s.article_id] += 1
             chosen.append(c)
-        return sorted(chosen, key=lambda c: (chosen.index(_first_of(chosen, c)), c.start))
+        # The best first (the short answer is taken from it); the rest by article, each
+        # article's in its own order.
+        rest = sorted(chosen[1:], key=lambda c: (chosen.index(_first_of(chosen, c)), c.start))
+        return [chosen[0], *rest]
 
     def stats(self, scopes: tuple[str, ...] | None) -> IndexStats:
         """Article count and newest date, cached briefly: they label answers, not rank them."""
