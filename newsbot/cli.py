@@ -20,7 +20,7 @@ from ingest.services import Services, build_services, configure_logging
 from retrieval.dates import parse_day
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.index import SearchFilters
-from retrieval.models import GLOBAL_SCOPE, Article, Passage, StoredArticle
+from retrieval.models import GLOBAL_SCOPE, Answer, Article, Passage, StoredArticle
 from retrieval.settings import Settings, load_settings
 from retrieval.store_lock import BOT_PURPOSE
 
@@ -89,6 +89,23 @@ def _read_lines(value: str) -> Iterator[str]:
         return
     for line in sys.stdin:
         yield line.rstrip("\r\n")
+
+
+R = TypeVar("R")
+
+
+def _per_line(value: str, key: str, run: Callable[[str], R]) -> Iterator[tuple[str, R]]:
+    """`run` on VALUE or each line of stdin ("-"). With "-" a line that fails gets an error
+    object (`{key: line, "error": ...}`) and the stream goes on."""
+    for line in _read_lines(value):
+        try:
+            result = run(line)
+        except NewsbotError as exc:
+            if value != "-":
+                raise
+            _emit({key: line, "error": exc.user_message})
+            continue
+        yield line, result
 
 
 def _filter_options(func: F) -> F:
@@ -289,14 +306,10 @@ def ask(
     filters = _filters(source, since, until)
     from newsbot.render import render_answer
 
-    for line in _read_lines(question):
-        try:
-            answer = answerer.answer(line, filters=filters, top_k=top_k)
-        except NewsbotError as exc:
-            if question != "-":
-                raise
-            _emit({"question": line, "error": exc.user_message})
-            continue
+    def run(line: str) -> Answer:
+        return answerer.answer(line, filters=filters, top_k=top_k)
+
+    for _, answer in _per_line(question, "question", run):
         if as_json or question == "-":
             _emit(answer.to_json())
         else:
@@ -328,14 +341,11 @@ def search(
     """
     answerer = state.services.answerer
     filters = _filters(source, since, until)
-    for line in _read_lines(query):
-        try:
-            passages = answerer.search(line, k=top_k, filters=filters)
-        except NewsbotError as exc:
-            if query != "-":
-                raise
-            _emit({"query": line, "error": exc.user_message})
-            continue
+
+    def run(line: str) -> list[Passage]:
+        return answerer.search(line, k=top_k, filters=filters)
+
+    for line, passages in _per_line(query, "query", run):
         if as_json or query == "-":
             _emit(search_json(line, passages))
         else:
