@@ -60,7 +60,8 @@ COMMAND = "python bench/query.py"
 TARGET_CHUNKS = 100_000
 NOISE_SIGMA = 0.016  # per dimension: cosine to the original about 1 / sqrt(1 + 384 s^2) = 0.95
 QUESTIONS = 600
-TARGETS = {"p50": 20.0, "p95": 50.0, "rss": 1024.0}
+# Issue 10 (answer selection at sentence level) allows 25 / 60 ms (issue 6 had 20 / 50).
+TARGETS = {"p50": 25.0, "p95": 60.0, "rss": 1024.0}
 
 
 class ReusingEmbedder:
