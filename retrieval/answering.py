@@ -51,12 +51,6 @@ from retrieval.terms import STOPWORDS, numbers, terms
 
 log = logging.getLogger(__name__)
 
-# How much a sentence's share of the question's (weighted) terms adds to its chunk's similarity.
-LEXICAL_WEIGHT = 0.5
-# Bonus for a sentence attributing a statement to the speaker a "what did X say" question names.
-ATTRIBUTION_BONUS = 0.15
-# What a two-sentence quote pays for its length: it wins only by adding to the first.
-PAIR_COST = 0.05
 # A sentence that carries on from the one before ("He said...", "'...,' she added").
 _CONTINUES = re.compile(
     r"^[\"“'‘]?(?:he|she|they|it|this|that|these|those|his|her|their)\b"
@@ -119,8 +113,7 @@ class _Candidate:
     start: int  # offsets into the article body
     end: int
     text: str
-    score: float  # the first-stage score: similarity and the question's terms
-    coverage: float
+    coverage: float  # share of the question's terms (weighted by rarity among the sentences)
     attributed: bool = False
     pair: bool = False
 
@@ -552,7 +545,7 @@ class Answerer:
     ) -> list[_Candidate]:
         """Every sentence of the retrieved chunks, and every two neighbouring sentences of a
         paragraph where the second adds to the first (more of the question's terms, or the
-        attribution of its statement), scored by how well they match the question."""
+        attribution of its statement), each with its coverage of the question's terms."""
         # The question's own words: not the outlets and dates it names (those chose where
         # to look), nor words about news itself.
         q_terms = set(plan.lexical_terms) or set(terms(question))
@@ -570,11 +563,8 @@ class Answerer:
 
         def scored(p: Passage, start: int, end: int, text: str, ts: frozenset[str]) -> _Candidate:
             coverage = sum(weight[t] for t in ts & q_terms) / total
-            score = _similarity(p) + LEXICAL_WEIGHT * coverage
             attributed = bool(speaker and ts & speaker and _attributes_to(text, speaker))
-            if attributed:
-                score += ATTRIBUTION_BONUS
-            return _Candidate(p, start, end, text, score, coverage, attributed)
+            return _Candidate(p, start, end, text, coverage, attributed)
 
         out = [scored(*span) for span in spans]
         for (p, s1, e1, _, ts1), (p2, s2, e2, t2, ts2) in itertools.pairwise(spans):
@@ -585,7 +575,7 @@ class Answerer:
             if not (adds_terms or attributes):
                 continue
             pair = scored(p, s1, e2, p.text[s1 - p.start : e2 - p.start], ts1 | ts2)
-            out.append(replace(pair, score=pair.score - PAIR_COST, pair=True))
+            out.append(replace(pair, pair=True))
         return out
 
 

@@ -139,10 +139,6 @@ def log_words(text: str) -> float:
     return math.log1p(len(text.split())) / math.log1p(100)
 
 
-def features_row(values: Mapping[str, float], names: Sequence[str]) -> list[float]:
-    return [values.get(name, 0.0) for name in names]
-
-
 class _Scored(Protocol):
     @property
     def probability(self) -> float: ...
