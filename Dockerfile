@@ -20,7 +20,8 @@ COPY retrieval ./retrieval
 COPY examples ./examples
 RUN pip install -c requirements.lock .
 
-RUN useradd --create-home newsbot && mkdir -p /data && chown newsbot /data
+# /chroma: the Chroma server's volume (docker-compose.yml); named volumes take these owners.
+RUN useradd --create-home newsbot && mkdir -p /data /chroma && chown newsbot /data /chroma
 USER newsbot
 VOLUME ["/data"]
 CMD ["python", "-m", "bot"]

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from ingest.loaders import Loaded
 from ingest.pipeline import Ingester, Status
+from retrieval.errors import NewsbotError, StoreError
 from retrieval.index import DUPLICATE_OF, MetaValue, NewsIndex
 from retrieval.models import Article, StoredArticle
 
@@ -160,6 +160,17 @@ class StoryTracker:
             for article, lead_id in copies:
                 self._index.store_copy(article, lead_id)
 
+    def stored_as_lead(self, article: Article) -> None:
+        """An article was stored as a lead outside a batch (a promoted copy, a repair):
+        it becomes a lead here too, with its signature saved."""
+        with self._lock:
+            self._forget_lead(article.id)
+            minhash = signature(article.body)
+            if minhash is not None:
+                self._add_lead(article.id, _Lead(article.scope, article.outlet, minhash))
+            saved = encode_signature(minhash) if minhash is not None else _TOO_SHORT
+            self._index.update_article_fields({article.id: {SIGNATURE_KEY: saved}})
+
     # --- internals -----------------------------------------------------------------------
 
     def _find_lead(self, article: Article, minhash: MinHash) -> str | None:
@@ -263,22 +274,31 @@ def forget_story(
     index: NewsIndex, ingester: Ingester, id_or_url: str, *, scopes: tuple[str, ...] | None = None
 ) -> Forgotten | None:
     """Forget an article; if it was the lead of copies, the oldest copy becomes the lead
-    (stored with chunks) and the others are re-attached to it."""
-    removed = index.forget(id_or_url, scopes=scopes)
-    if removed is None or removed.duplicate_of is not None:
-        return Forgotten(removed) if removed is not None else None
-    copies = index.copies_of([removed.id]).get(removed.id, [])
+    (stored with chunks) and the others are re-attached to it.
+
+    The order never loses a copy: the copy is promoted first (its record is replaced by a
+    lead's, in one write), the others are pointed at it, and only then is the old lead
+    forgotten. A crash in between leaves both leads, never a copy without a lead. If the
+    copy cannot be promoted, nothing is forgotten (StoreError says why)."""
+    found = index.find_article(id_or_url, scopes=scopes)
+    if found is None:
+        return None
+    copies = [] if found.duplicate_of is not None else index.copies_of([found.id]).get(found.id, [])
     if not copies:
-        return Forgotten(removed)
+        removed = index.forget(found.id)
+        return Forgotten(removed) if removed is not None else None
     first, rest = copies[0], copies[1:]
-    body = index.get_bodies([first.id]).get(first.id)
-    if body is None:
-        return Forgotten(removed)
-    index.forget(first.id)
-    report = ingester.ingest([Loaded(f"copy {first.id}", article_from_record(first, body))])
-    item = report.items[0]
-    lead = item.duplicate_of or item.article_id
-    if rest and lead:
-        index.update_article_fields({c.id: {DUPLICATE_OF: lead} for c in rest})
-    log.info("forgot %s; its copy %s stands in for it", removed.id, first.id)
-    return Forgotten(removed, first)
+    body = index.get_bodies([first.id]).get(first.id, "")
+    try:
+        ingester.store_as_lead(article_from_record(first, body))
+    except NewsbotError as exc:
+        raise StoreError(
+            f"“{found.title}” was not forgotten: its copy from {first.outlet or first.id} "
+            f"would have to take its place and could not be stored ({exc.user_message}). "
+            "Nothing was changed."
+        ) from exc
+    if rest:
+        index.update_article_fields({c.id: {DUPLICATE_OF: first.id} for c in rest})
+    removed = index.forget(found.id)
+    log.info("forgot %s; its copy %s stands in for it", found.id, first.id)
+    return Forgotten(removed or found, first)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ingest.chunking import Chunker, embedding_text
 from ingest.loaders import Loaded, LoadFailure, LoadItem
 from retrieval.embedding import Embedder, Vectors
+from retrieval.errors import InputError
 from retrieval.index import NewsIndex
 from retrieval.models import Article, Chunk
 
@@ -159,6 +160,19 @@ class Ingester:
             # if they had run one by one.
         report.seconds = time.perf_counter() - started
         return report
+
+    def store_as_lead(self, article: Article) -> int:
+        """Chunk, embed and store one article as a lead, whatever is stored under its id
+        (a copy being promoted, a damaged article being repaired); the number of chunks.
+        One index write replaces its record, so a crash leaves the old one or the new one."""
+        chunks = self._chunker.chunk(article)
+        if not chunks:
+            raise InputError(f"{article.id} has no body text to store.")
+        vectors = self._embedder.embed_documents([embedding_text(article, c.text) for c in chunks])
+        self._index.upsert_articles([(article, chunks, vectors)])
+        if self._tracker is not None:
+            self._tracker.stored_as_lead(article)
+        return len(chunks)
 
     def _prepare(self, batch: list[LoadItem], seen: dict[str, str]) -> _Prepared:
         """Everything before the model: unchanged articles and failures are settled here."""

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from ingest.chunking import Chunker
 from ingest.dedupe import StoryTracker
 from ingest.pipeline import Ingester
+from ingest.repair import reembed
 from retrieval.answering import Answerer
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
 from retrieval.exported import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
+from retrieval.failpoints import Failpoints
 from retrieval.hybrid import FusionConfig
 from retrieval.index import ChromaIndex
 from retrieval.settings import Settings
@@ -71,6 +73,7 @@ def build_services(
     `Services.close()`. `purpose` names this process to the others ("`newsbot ingest`")."""
     if embedder is None:
         embedder = make_embedder(settings)
+    failpoints = Failpoints(settings.failpoint)
     if settings.chroma_host:
         index = ChromaIndex.http(
             settings.chroma_host,
@@ -81,6 +84,7 @@ def build_services(
             # The BM25 index derived from the server's chunks, kept on this machine.
             lexical_dir=settings.data_dir
             / f"lexical-{settings.chroma_host}-{settings.chroma_port}",
+            failpoints=failpoints,
         )
     else:
         index = ChromaIndex.persistent(
@@ -90,6 +94,7 @@ def build_services(
             embedding_backend=embedder.backend,
             read_only=read_only,
             purpose=purpose,
+            failpoints=failpoints,
         )
     chunker = Chunker(
         embedder,
@@ -107,11 +112,15 @@ def build_services(
         question_hints=settings.question_hints,
         answer_threshold=settings.answer_threshold,
     )
+    ingester = Ingester(index, embedder, chunker, tracker=StoryTracker(index))
+    pending = index.pending_repair
+    if pending is not None and (pending.needs_embedding or pending.stranded_copies):
+        reembed(index, ingester, pending)  # what an interrupted write left needs the model
     return Services(
         settings=settings,
         embedder=embedder,
         index=index,
-        ingester=Ingester(index, embedder, chunker, tracker=StoryTracker(index)),
+        ingester=ingester,
         answerer=answerer,
     )
 

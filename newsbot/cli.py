@@ -26,6 +26,7 @@ from retrieval.store_lock import BOT_PURPOSE
 
 if TYPE_CHECKING:
     from ingest.feeds import PollResult
+    from retrieval.consistency import StoreCheck
 
 log = logging.getLogger(__name__)
 
@@ -432,6 +433,59 @@ def forget(state: _State, id_or_url: str) -> None:
     if forgotten.promoted is not None:
         copy = forgotten.promoted
         click.echo(f"Its copy from {copy.outlet or copy.url or copy.title} now stands in for it.")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Fix what is found (takes the store for writing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def check(state: _State, repair: bool, as_json: bool) -> None:
+    """Check that every article is whole: each chunk named by its article, every named
+    chunk stored with a readable vector, every copy with a lead, the BM25 index equal to
+    Chroma. Exit 0 when whole (or repaired whole), 1 when not."""
+    from ingest.repair import reembed
+
+    services = state.writer("`newsbot check --repair`") if repair else state.services
+    found = services.index.check(repair=repair)
+    result: dict[str, object] = {"found": found.to_json()}
+    whole = found.whole
+    if repair:
+        redone = reembed(services.index, services.ingester, found)
+        after = services.index.check()
+        result |= {"repairs": redone.to_json(), "after": after.to_json()}
+        whole = after.whole
+    if as_json:
+        _emit(result)
+    else:
+        click.echo(_render_check(found, "Found"))
+        if repair:
+            click.echo(
+                f"Repaired: {len(found.orphan_chunks)} orphan chunks deleted, "
+                f"{len(redone.articles)} articles embedded again, "
+                f"{len(redone.promoted_copies)} copies made leads"
+                + (f", {len(redone.failed)} could not be repaired" if redone.failed else "")
+                + "."
+            )
+            for aid, why in redone.failed.items():
+                click.echo(f"  {aid}: {why}")
+            click.echo(_render_check(after, "Now"))
+        elif not whole:
+            click.echo("Run `newsbot check --repair` to fix it (stop the bot first).")
+    sys.exit(0 if whole else 1)
+
+
+def _render_check(report: StoreCheck, label: str) -> str:
+    head = (
+        f"{label}: {report.articles} articles, {report.copies} copies, {report.chunks} chunks: "
+        + ("whole." if report.whole else "NOT whole.")
+    )
+    problems = [
+        (len(report.orphan_chunks), "chunks no article names (left by an interrupted write)"),
+        (len(report.needs_embedding), "articles with missing or unreadable chunks"),
+        (len(report.stranded_copies), "copies whose lead is gone"),
+        (report.lexical_disagrees, "articles where the BM25 index disagrees with Chroma"),
+    ]
+    return "\n".join([head] + [f"  {n} {what}" for n, what in problems if n])
 
 
 @main.group()

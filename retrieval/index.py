@@ -19,11 +19,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from retrieval.change_log import ChangeLog
+from retrieval.consistency import StoreCheck, check_store
 from retrieval.embedding import Vectors
 from retrieval.errors import ConfigError, StoreError
+from retrieval.failpoints import NO_FAILPOINTS, Failpoints
 from retrieval.lexical import LexicalArticle, LexicalFilter, LexicalStore
 from retrieval.models import GLOBAL_SCOPE, Article, Chunk, Passage, StoredArticle, normalize_url
 from retrieval.store_lock import WriterLock
+from retrieval.write_intents import WriteIntents
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,11 @@ _ARTICLE_PAGE = 500
 MetaValue = str | int | float | bool
 # Metadata of a copy's record: the id of its lead article.
 DUPLICATE_OF = "duplicate_of"
+# Metadata of a lead's record: its chunks' ids, space-separated. The record is the commit
+# point of an article's write: a chunk counts (is searched, quoted, indexed) only while its
+# article's record names it, so a reader sees the old version or the new one, whole.
+# Records from before this field count every chunk of their article.
+CHUNK_IDS = "chunk_ids"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +264,15 @@ class ChromaIndex:
         lexical_dir: Path | None = None,
         writer_lock: WriterLock | None = None,
         read_only: bool = False,
+        intents: WriteIntents | None = None,
+        failpoints: Failpoints = NO_FAILPOINTS,
+        change_log: bool = False,
     ) -> None:
         self._client = client
         self._writer_lock = writer_lock
         self._read_only = read_only
+        self._intents = intents or WriteIntents(None)
+        self._failpoints = failpoints
         self._model = embedding_model
         metadata = {
             "hnsw:space": "cosine",
@@ -299,10 +313,13 @@ class ChromaIndex:
                 kept = {k: v for k, v in (c.metadata or {}).items() if not k.startswith("hnsw:")}
                 c.modify(metadata={**kept, "embedding_backend": embedding_backend})
         self._max_batch = int(client.get_max_batch_size())
-        self._lexical = LexicalStore(lexical_dir, collection, self)
+        self._lexical = LexicalStore(lexical_dir, collection, self, failpoints=failpoints)
         self._recent = threading.local()  # the last dense search of each thread
         self._generation = 0  # bumped by every chunk write
         self._copies_read: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self.pending_repair: StoreCheck | None = None  # what repair on open found
+        # Server mode: other machines' commits, for this machine's BM25 index.
+        self._changes = ChangeLog(client, collection) if change_log else None
 
     @classmethod
     def persistent(
@@ -315,12 +332,14 @@ class ChromaIndex:
         lexical_dir: Path | None = None,
         read_only: bool = False,
         purpose: str = "newsbot",
+        failpoints: Failpoints = NO_FAILPOINTS,
     ) -> ChromaIndex:
         """`lexical_dir` defaults to `<path>-lexical`, next to Chroma's directory.
 
         A writer (not `read_only`) first takes the store's writer lock (retrieval/store_lock.py)
         and holds it until `close()`: StoreBusyError, before anything is opened, if another
-        process holds it. `purpose` names this process in the lock and in others' refusals."""
+        process holds it. `purpose` names this process in the lock and in others' refusals.
+        It then repairs what a writer that died left half-written (`repair_pending`)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -332,7 +351,7 @@ class ChromaIndex:
             client = chromadb.PersistentClient(
                 path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
             )
-            return cls(
+            index = cls(
                 client,
                 collection,
                 embedding_model=embedding_model,
@@ -340,7 +359,12 @@ class ChromaIndex:
                 lexical_dir=lexical_dir or path.with_name(path.name + "-lexical"),
                 writer_lock=lock,
                 read_only=read_only,
+                intents=WriteIntents(path.with_name(path.name + "-intents"), failpoints=failpoints),
+                failpoints=failpoints,
             )
+            if not read_only:
+                index.repair_pending()
+            return index
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -352,6 +376,61 @@ class ChromaIndex:
             self._writer_lock.release()
             self._writer_lock = None
             self._read_only = True
+
+    def _committed(self, article_ids: Sequence[str]) -> None:
+        if self._changes is not None:
+            self._changes.record(article_ids)
+
+    def _follow(self) -> None:
+        """Server mode: index again what other processes committed (retrieval/change_log.py)."""
+        if self._changes is None:
+            return
+        changed = self._changes.changed()
+        if changed:
+            self._lexical.refresh(changed, keep=changed)
+            self._generation += 1
+            self._copies_read = None
+
+    def repair_pending(self) -> StoreCheck | None:
+        """Repair the articles whose writes a dead writer left unfinished (its write
+        intents); None when there were none. What needs the model (`needs_embedding`,
+        `stranded_copies`) is left to the caller: ingest/repair.py."""
+        ids, files = self._intents.unfinished(exclusive=self._writer_lock is not None)
+        if not files:
+            return None
+        report = check_store(self, ids=ids, repair=True) if ids else StoreCheck(repaired=True)
+        if ids:
+            log.warning(
+                "A write to the store was interrupted: %d articles checked, %d orphan chunks "
+                "deleted, %d to embed again",
+                len(ids),
+                len(report.orphan_chunks),
+                len(report.needs_embedding),
+            )
+        self._intents.settle(files)
+        self.pending_repair = report
+        return report
+
+    def check(self, *, repair: bool = False) -> StoreCheck:
+        """The whole store's consistency (retrieval/consistency.py)."""
+        if repair:
+            self._check_writable()
+        return check_store(self, repair=repair)
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Delete chunks no record names (repair)."""
+        self._check_writable()
+        for batch in _batched(chunk_ids, self._max_batch):
+            self._chunks.delete(ids=batch)
+            self._generation += 1
+
+    @property
+    def chunk_collection(self) -> Any:
+        return self._chunks
+
+    @property
+    def article_collection(self) -> Any:
+        return self._articles
 
     def _check_writable(self) -> None:
         if self._read_only:
@@ -370,7 +449,11 @@ class ChromaIndex:
         embedding_model: str,
         embedding_backend: str = LEGACY_BACKEND,
         lexical_dir: Path | None = None,
+        failpoints: Failpoints = NO_FAILPOINTS,
     ) -> ChromaIndex:
+        """Several processes may write to one server; each keeps its write intents (and its
+        BM25 index) in `lexical_dir` on its own machine, and repairs on open what a process
+        of this machine left half-written."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -382,13 +465,22 @@ class ChromaIndex:
             raise StoreError(
                 f"Cannot reach the Chroma server at {host}:{port} (NEWSBOT_CHROMA_HOST): {exc}"
             ) from exc
-        return cls(
+        index = cls(
             client,
             collection,
             embedding_model=embedding_model,
             embedding_backend=embedding_backend,
             lexical_dir=lexical_dir,
+            intents=WriteIntents(
+                lexical_dir / "intents" if lexical_dir else None, failpoints=failpoints
+            ),
+            failpoints=failpoints,
+            change_log=True,
         )
+        index.repair_pending()
+        if index._changes is not None:
+            index._changes.trim()
+        return index
 
     # --- writing -------------------------------------------------------------------------
 
@@ -462,12 +554,17 @@ class ChromaIndex:
                     "description": article.description,
                     "content_hash": article.content_hash,
                     "chunk_count": len(chunks),
+                    CHUNK_IDS: " ".join(c.id for c in chunks),
+                    DUPLICATE_OF: None,  # an article stored with chunks is no one's copy
                     "ingested_at": now,
                 }
             )
         every_vector = np.concatenate(embeddings)
-        # New chunks go in before the old ones go out: a crash in between leaves extra
-        # chunks (cleaned up by the next ingest, whose hash differs) but never loses any.
+        # The write order makes the record the commit point: (1) the new chunks, which no
+        # record names yet, so nothing reads them; (2) the records, naming them; (3) the
+        # chunks the records no longer name. A crash leaves the old version or the new one
+        # whole, plus unnamed chunks that repair (`repair_pending`) deletes.
+        token = self._intents.begin(article_ids)
         for lo in range(0, len(ids), self._max_batch):
             hi = lo + self._max_batch
             self._chunks.upsert(
@@ -477,9 +574,7 @@ class ChromaIndex:
                 metadatas=metas[lo:hi],
             )
             self._generation += 1
-        for batch in _batched(sorted(old_ids - set(ids)), self._max_batch):
-            self._chunks.delete(ids=batch)
-            self._generation += 1
+        self._failpoints.reached("chunks-written")
         for lo in range(0, len(items), self._max_batch):
             hi = lo + self._max_batch
             self._articles.upsert(
@@ -488,7 +583,13 @@ class ChromaIndex:
                 documents=[article.body for article, _, _ in items[lo:hi]],
                 metadatas=article_metas[lo:hi],
             )
-        self._copies_read = None  # an article stored with chunks is no one's copy
+        self._copies_read = None
+        self._failpoints.reached("record-written")
+        self._committed(article_ids)
+        for batch in _batched(sorted(old_ids - set(ids)), self._max_batch):
+            self._chunks.delete(ids=batch)
+            self._generation += 1
+        self._failpoints.reached("old-chunks-deleted")
         for article, chunks, vectors in items:
             self._lexical.put(
                 LexicalArticle.from_texts(
@@ -502,6 +603,7 @@ class ChromaIndex:
                     vectors=vectors,
                 )
             )
+        self._intents.end(token)
 
     def forget(
         self, id_or_url: str, *, scopes: tuple[str, ...] | None = None
@@ -510,12 +612,16 @@ class ChromaIndex:
         found = self.find_article(id_or_url, scopes=scopes)
         if found is None:
             return None
+        token = self._intents.begin([found.id])
+        self._articles.delete(ids=[found.id])  # the commit point: its chunks count no more
+        self._copies_read = None
+        self._committed([found.id])
+        self._failpoints.reached("record-deleted")
         for batch in _batched(self._chunk_ids_of(found.id), self._max_batch):
             self._chunks.delete(ids=batch)
             self._generation += 1
-        self._articles.delete(ids=[found.id])
         self._lexical.remove(found.id)
-        self._copies_read = None
+        self._intents.end(token)
         return found
 
     def _chunk_ids_of(self, article_id: str) -> list[str]:
@@ -535,6 +641,7 @@ class ChromaIndex:
     ) -> list[Passage]:
         if k <= 0:
             return []
+        self._follow()
         result = self._chunks.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=k,
@@ -542,6 +649,7 @@ class ChromaIndex:
             include=["documents", "metadatas", "distances"],
         )
         passages: list[Passage] = []
+        committed = self._lexical.known(result["ids"][0])
         for cid, doc, meta, dist in zip(
             result["ids"][0],
             (result["documents"] or [[]])[0],
@@ -549,6 +657,8 @@ class ChromaIndex:
             (result["distances"] or [[]])[0],
             strict=True,
         ):
+            if cid not in committed:
+                continue
             m = meta or {}
             passages.append(
                 Passage(
@@ -581,6 +691,7 @@ class ChromaIndex:
         and drops the others."""
         if n <= 0:
             return []
+        self._follow()
         flt = lexical_filter(filters, self.outlet_leads(filters))
         if flt is None or flt.empty:
             return self._nearest_all(vector, n)
@@ -614,19 +725,24 @@ class ChromaIndex:
         return hits
 
     def _nearest(self, vector: Vectors, n: int) -> list[tuple[str, float]]:
+        """Chunks no record names (a write in progress, or left by a crash) are dropped: the
+        lexical index holds exactly the committed chunks."""
         result = self._chunks.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=n,
             include=["distances"],
         )
+        committed = self._lexical.known(result["ids"][0])
         return [
             (cid, 1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True)
+            if cid in committed
         ]
 
     def rank_lexical(
         self, query_terms: Sequence[str], n: int, filters: SearchFilters | None = None
     ) -> list[tuple[str, float]]:
+        self._follow()
         flt = lexical_filter(filters, self.outlet_leads(filters))
         return self._lexical.search(query_terms, n, flt)
 
@@ -714,9 +830,9 @@ class ChromaIndex:
 
     # --- what the lexical index is derived from (retrieval.lexical.ChunkSource) ---------
 
-    def lexical_article_hashes(self) -> dict[str, str]:
+    def lexical_article_states(self) -> dict[str, tuple[str, int]]:
         return {
-            aid: str(meta.get("content_hash", ""))
+            aid: (str(meta.get("content_hash", "")), int(meta.get("chunk_count", 0)))
             for aid, meta in self._article_metadatas({"chunk_count": {"$gt": 0}}).items()
             if not meta.get(DUPLICATE_OF)
         }
@@ -727,10 +843,14 @@ class ChromaIndex:
     def lexical_articles(self, article_ids: Sequence[str]) -> Iterator[LexicalArticle]:
         for batch in _batched(list(dict.fromkeys(article_ids)), 200):
             records = self._articles.get(ids=batch, include=["metadatas"])
-            hashes = {
-                aid: str((meta or {}).get("content_hash", ""))
-                for aid, meta in zip(records["ids"], records["metadatas"] or [], strict=True)
-            }
+            hashes: dict[str, str] = {}
+            members: dict[str, set[str] | None] = {}
+            for aid, meta in zip(records["ids"], records["metadatas"] or [], strict=True):
+                m = meta or {}
+                if m.get(DUPLICATE_OF) or not m.get("chunk_count"):
+                    continue  # a copy (or a record being turned into one)
+                hashes[aid] = str(m.get("content_hash", ""))
+                members[aid] = named_chunks(m)
             got = self._chunks.get(
                 where={"article_id": {"$in": batch}},
                 include=["documents", "metadatas", "embeddings"],
@@ -744,7 +864,13 @@ class ChromaIndex:
                 strict=True,
             ):
                 m = meta or {}
-                grouped.setdefault(str(m["article_id"]), []).append(
+                aid = str(m["article_id"])
+                if aid not in members:
+                    continue  # no record names it
+                named = members[aid]
+                if named is not None and cid not in named:
+                    continue
+                grouped.setdefault(aid, []).append(
                     (int(m.get("position", 0)), cid, doc or "", m, vector)
                 )
             for aid, rows in grouped.items():
@@ -781,6 +907,7 @@ class ChromaIndex:
         """From the lexical index (articles with chunks) and the copies: reading every
         article record from Chroma costs ~0.5 s and ~300 MB of transient memory at 100k
         chunks, and answers label themselves with these numbers."""
+        self._follow()
         count, newest_ts = self._lexical.article_summary(scopes)
         for meta in self._copies(scopes).values():
             count += 1
@@ -843,11 +970,6 @@ class ChromaIndex:
         lead = self._articles.get(ids=[lead_id], include=["embeddings"])
         if not lead["ids"]:
             raise StoreError(f"Cannot store a copy of {lead_id}: that article is not stored.")
-        # A copy has no chunks: any it had (as an earlier lead) go.
-        for batch in _batched(self._chunk_ids_of(article.id), self._max_batch):
-            self._chunks.delete(ids=batch)
-            self._generation += 1
-        self._lexical.remove(article.id)
         meta = {
             "title": article.title,
             "outlet": article.outlet,
@@ -862,9 +984,11 @@ class ChromaIndex:
             "scope": article.scope,
             "content_hash": article.content_hash,
             "chunk_count": 0,
+            CHUNK_IDS: "",
             "ingested_at": datetime.now(UTC).isoformat(),
             DUPLICATE_OF: lead_id,
         }
+        token = self._intents.begin([article.id])
         self._articles.upsert(
             ids=[article.id],
             embeddings=[lead["embeddings"][0]],  # the story's vector is the lead's
@@ -872,6 +996,15 @@ class ChromaIndex:
             metadatas=[meta],
         )
         self._copies_read = None
+        self._failpoints.reached("copy-record-written")
+        self._committed([article.id])
+        # A copy has no chunks: any it had (as an earlier lead) go, now that no record
+        # names them.
+        for batch in _batched(self._chunk_ids_of(article.id), self._max_batch):
+            self._chunks.delete(ids=batch)
+            self._generation += 1
+        self._lexical.remove(article.id)
+        self._intents.end(token)
 
     def copies_of(self, lead_ids: Sequence[str]) -> dict[str, list[StoredArticle]]:
         wanted = set(lead_ids)
@@ -924,6 +1057,13 @@ class ChromaIndex:
             batch = ids[lo : lo + self._max_batch]
             self._articles.update(ids=batch, metadatas=[dict(updates[i]) for i in batch])
         self._copies_read = None
+
+
+def named_chunks(meta: Mapping[str, Any]) -> set[str] | None:
+    """The chunk ids a record names (None: a record from before they were kept, which
+    counts every chunk of its article)."""
+    value = meta.get(CHUNK_IDS)
+    return set(value.split()) if isinstance(value, str) else None
 
 
 def _newest_first(article: StoredArticle) -> tuple[int, float]:

@@ -42,6 +42,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from retrieval.failpoints import NO_FAILPOINTS, Failpoints, kill_now
 from retrieval.terms import terms
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,16 @@ class Bm25:
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self._article_hash)
+
+    def article_states(self) -> dict[str, tuple[str, int]]:
+        """Each article's content hash and how many live chunks it has."""
+        return {
+            aid: (self._article_hash.get(aid, ""), sum(1 for s in slots if self._alive[s]))
+            for aid, slots in self._article_slots.items()
+        }
+
+    def has_chunk(self, chunk_id: str) -> bool:
+        return chunk_id in self._slot_of
 
     def chunk_ids(self) -> set[str]:
         return set(self._slot_of)
@@ -691,14 +702,14 @@ def _unstrings(buf: npt.NDArray[Any]) -> list[str]:
 class ChunkSource(Protocol):
     """What the lexical index is derived from (Chroma, through `ChromaIndex`)."""
 
-    def lexical_article_hashes(self) -> dict[str, str]:
-        """Every stored article's content hash."""
+    def lexical_article_states(self) -> dict[str, tuple[str, int]]:
+        """Every stored (lead) article's content hash and chunk count, as its record says."""
         ...
 
     def lexical_chunk_count(self) -> int: ...
 
     def lexical_articles(self, article_ids: Sequence[str]) -> Iterator[LexicalArticle]:
-        """These articles, with their stored chunks, as the lexical index keeps them."""
+        """These articles, with the stored chunks their records name."""
         ...
 
 
@@ -707,10 +718,22 @@ class LexicalStore:
     persisted as snapshot + journal when it has a directory, repaired from the source
     when it is found missing or stale. Thread-safe."""
 
-    def __init__(self, directory: Path | None, name: str, source: ChunkSource) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        name: str,
+        source: ChunkSource,
+        *,
+        failpoints: Failpoints = NO_FAILPOINTS,
+    ) -> None:
         self._dir = directory
         self._name = name
         self._source = source
+        self._failpoints = failpoints
+        # The source's chunk count when the index was last found equal to it: a count that
+        # differs only by chunks no record names (a crash's leftovers, seen by a reader
+        # before the writer repairs them) does not start a repair every minute.
+        self._settled_count = -1
         self._lock = threading.RLock()
         self._bm: Bm25 | None = None
         self._generation = ""
@@ -795,6 +818,36 @@ class LexicalStore:
         with self._lock:
             return self.index().similarities(chunk_ids, vector)
 
+    def known(self, chunk_ids: Iterable[str]) -> set[str]:
+        """Those of these chunks that the index holds: the committed ones (a record names
+        them), since it learns of an article's chunks only after its record is written."""
+        with self._lock:
+            bm = self.index()
+            return {cid for cid in chunk_ids if bm.has_chunk(cid)}
+
+    def article_states(
+        self, article_ids: Iterable[str] | None = None
+    ) -> dict[str, tuple[str, int]]:
+        with self._lock:
+            states = self.index().article_states()
+        if article_ids is None:
+            return states
+        return {aid: states[aid] for aid in article_ids if aid in states}
+
+    def refresh(self, article_ids: Sequence[str], *, keep: Iterable[str]) -> None:
+        """Index these articles again from the source: those in `keep` as stored, the others
+        removed (repair)."""
+        kept = set(keep)
+        found = {
+            a.article_id: a
+            for a in self._source.lexical_articles([aid for aid in article_ids if aid in kept])
+        }
+        for aid in article_ids:
+            if aid in found:
+                self.put(found[aid])
+            else:
+                self.remove(aid)
+
     # --- writing -------------------------------------------------------------------------
 
     def put(self, article: LexicalArticle) -> None:
@@ -816,11 +869,17 @@ class LexicalStore:
             journal = self.journal_path
             if journal is None:
                 return
-            with open(journal, "ab") as handle:
+            with open(journal, "a+b") as handle:
+                _drop_torn_line(handle)
                 if handle.tell() == 0:
                     self._generation = self._generation or uuid.uuid4().hex
                     handle.write(_line({"generation": self._generation}))
-                handle.write(_line(record))
+                line = _line(record)
+                if self._failpoints.due("journal-torn"):
+                    handle.write(line[: len(line) // 2])
+                    handle.flush()
+                    kill_now()
+                handle.write(line)
                 end = handle.tell()
             self._journal_pos = end
             self._journal_ino = os.stat(journal).st_ino
@@ -848,7 +907,7 @@ class LexicalStore:
                         self._generation = str(meta.get("generation", ""))
                     else:
                         log.info("Lexical index %s is of another version: rebuilding", snapshot)
-            except (OSError, ValueError, KeyError) as exc:
+            except Exception as exc:  # EOFError, BadZipFile, ...: any damage rebuilds
                 log.warning("Lexical index %s is unreadable (%s): rebuilding", snapshot, exc)
                 bm = None
         self._bm = bm if bm is not None else Bm25()
@@ -890,7 +949,10 @@ class LexicalStore:
                 try:
                     entry = json.loads(raw)
                 except ValueError:
+                    # Its article is found stale by the check against the source.
                     log.warning("Skipped an unreadable line of %s", journal)
+                    self._checked_at = 0.0
+                    self._settled_count = -1
                     continue
                 if "generation" in entry:
                     gen = str(entry["generation"])
@@ -935,7 +997,8 @@ class LexicalStore:
         now = time.monotonic()
         if now - self._checked_at >= STALE_CHECK_SECONDS:
             self._checked_at = now
-            if self._source.lexical_chunk_count() != self._bm.chunk_count:
+            count = self._source.lexical_chunk_count()
+            if count != self._bm.chunk_count and count != self._settled_count:
                 if locked:
                     self._repair()
                 else:
@@ -946,10 +1009,11 @@ class LexicalStore:
         """Make the index equal to the source; True if anything had to change."""
         assert self._bm is not None
         self._checked_at = time.monotonic()
-        theirs = self._source.lexical_article_hashes()
-        ours = self._bm.article_hashes()
-        stale = [aid for aid, h in ours.items() if theirs.get(aid) != h]
-        missing = [aid for aid, h in theirs.items() if ours.get(aid) != h]
+        count = self._source.lexical_chunk_count()
+        theirs = self._source.lexical_article_states()
+        ours = self._bm.article_states()
+        stale = [aid for aid, state in ours.items() if theirs.get(aid) != state]
+        missing = [aid for aid, state in theirs.items() if ours.get(aid) != state]
         for aid in stale:
             self._bm.remove(aid)
         if missing:
@@ -957,12 +1021,7 @@ class LexicalStore:
             for article in self._source.lexical_articles(missing):
                 self._bm.put(article)
         changed = bool(stale or missing)
-        if self._source.lexical_chunk_count() != self._bm.chunk_count:
-            log.info("Lexical index %s disagrees with Chroma: rebuilding it", self._name)
-            self._bm = Bm25()
-            for article in self._source.lexical_articles(sorted(theirs)):
-                self._bm.put(article)
-            changed = True
+        self._settled_count = count
         if changed:
             self.rebuilds += 1
         return changed
@@ -986,11 +1045,19 @@ class LexicalStore:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         tmp = snapshot.with_name(snapshot.name + ".tmp.npz")
-        np.savez(tmp, allow_pickle=False, **arrays)
+        with open(tmp, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())  # a rename of unwritten data would leave an empty file
+        self._failpoints.reached("snapshot-written")
         os.replace(tmp, snapshot)
         tmp_journal = journal.with_name(journal.name + ".tmp")
-        tmp_journal.write_bytes(_line({"generation": self._generation}))
+        with open(tmp_journal, "wb") as handle:
+            handle.write(_line({"generation": self._generation}))
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp_journal, journal)
+        _fsync_dir(journal.parent)
         st = os.stat(journal)
         self._journal_ino = st.st_ino
         self._journal_pos = st.st_size
@@ -999,6 +1066,42 @@ class LexicalStore:
 
 def _line(obj: object) -> bytes:
     return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _drop_torn_line(handle: IO[bytes]) -> None:
+    """Cut a last line that has no newline (a writer died writing it; the caller holds the
+    file lock, so no one is writing it now): appended to, it would make the next record
+    unreadable too. Leaves the handle at the end."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return
+    keep = 0
+    end = size
+    while end > 0:  # look back for the last newline, 64 kB at a time
+        start = max(0, end - (1 << 16))
+        handle.seek(start)
+        cut = handle.read(end - start).rfind(b"\n")
+        if cut >= 0:
+            keep = start + cut + 1
+            break
+        end = start
+    log.warning("Dropped a torn last line of the lexical journal (%d bytes)", size - keep)
+    handle.truncate(keep)
+    handle.seek(keep)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _complete_lines(handle: IO[bytes]) -> Iterator[bytes]:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     )
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     collection: str = Field(default="news", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+    # Tests only (tests/test_crash_consistency.py): kill the process at this point of the
+    # store's write path (retrieval/failpoints.py). Empty, always, in real use.
+    failpoint: str = Field(default="", max_length=60)
 
     # Embedding
     embedding_model: str = Field(

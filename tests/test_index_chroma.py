@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import chromadb
@@ -12,6 +13,7 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.embedding import Embedder
 from retrieval.errors import ConfigError
 from retrieval.index import ChromaIndex
+from tests.chroma_server import chroma_server
 from tests.index_contract import FTX, NATO, NewsIndexContract, store
 
 MODEL = "all-MiniLM-L6-v2"
@@ -41,3 +43,37 @@ class TestEphemeralChroma(NewsIndexContract):
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         # The in-memory client is shared within a process: a fresh name isolates each test.
         return ChromaIndex(client, f"t-{uuid.uuid4().hex[:12]}", embedding_model=MODEL)
+
+
+@pytest.fixture(scope="module")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with chroma_server(tmp_path_factory.mktemp("server") / "chroma") as port:
+        yield port
+
+
+class TestChromaServer(NewsIndexContract):
+    """Server mode: the same contract against `chroma run` over HTTP."""
+
+    @pytest.fixture
+    def index(self, chroma_port: int, tmp_path: Path) -> ChromaIndex:
+        return ChromaIndex.http(
+            "127.0.0.1",
+            chroma_port,
+            f"t-{uuid.uuid4().hex[:12]}",
+            embedding_model=MODEL,
+            lexical_dir=tmp_path / "lexical",
+        )
+
+    def test_a_second_process_sees_the_first_ones_articles(
+        self, chroma_port: int, tmp_path: Path, embedder: Embedder
+    ) -> None:
+        name = f"t-{uuid.uuid4().hex[:12]}"
+        first = ChromaIndex.http(
+            "127.0.0.1", chroma_port, name, embedding_model=MODEL, lexical_dir=tmp_path / "a"
+        )
+        store(first, embedder, NATO)
+        second = ChromaIndex.http(
+            "127.0.0.1", chroma_port, name, embedding_model=MODEL, lexical_dir=tmp_path / "b"
+        )
+        assert second.get_bodies([NATO.id]) == {NATO.id: NATO.body}
+        assert second.check().whole

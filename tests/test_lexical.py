@@ -4,6 +4,7 @@ forgets, restarts, a lost or stale copy, and another writer."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -223,8 +224,8 @@ class FakeSource:
         self.articles: dict[str, LexicalArticle] = {}
         self.reads = 0
 
-    def lexical_article_hashes(self) -> dict[str, str]:
-        return {a.article_id: a.content_hash for a in self.articles.values()}
+    def lexical_article_states(self) -> dict[str, tuple[str, int]]:
+        return {a.article_id: (a.content_hash, len(a.chunks)) for a in self.articles.values()}
 
     def lexical_chunk_count(self) -> int:
         return sum(len(a.chunks) for a in self.articles.values())
@@ -270,6 +271,60 @@ def test_a_missing_or_unreadable_copy_is_rebuilt_from_the_source(tmp_path: Path)
     rebuilt.snapshot_path.write_bytes(b"not a snapshot")
     again = LexicalStore(tmp_path, "news", source)
     assert ids(again.search(["number1"], 5)) == ["a1:0"] and again.rebuilds == 1
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_an_empty_or_truncated_snapshot_is_rebuilt_and_searches_still_work(
+    tmp_path: Path, damage: str
+) -> None:
+    source = FakeSource()
+    first = LexicalStore(tmp_path, "news", source)
+    for i in range(3):
+        write(first, source, article(f"a{i}", [f"report number{i}"]))
+    first._save()
+    snapshot = first.snapshot_path
+    assert snapshot is not None
+    data = snapshot.read_bytes()
+    snapshot.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    again = LexicalStore(tmp_path, "news", source)
+    assert ids(again.search(["number1"], 5)) == ["a1:0"] and again.rebuilds == 1
+
+
+def test_a_torn_journal_line_does_not_take_the_next_record_with_it(tmp_path: Path) -> None:
+    source = FakeSource()
+    first = LexicalStore(tmp_path, "news", source)
+    write(first, source, article("a", ["report about harbours"]))
+    journal = first.journal_path
+    assert journal is not None
+    with open(journal, "ab") as handle:  # a writer died half-way through a line
+        handle.write(b'{"put":"x","article_id":"x","chu')
+    second = LexicalStore(tmp_path, "news", source)
+    write(second, source, article("b", ["report about lighthouses"]))
+    lines = journal.read_bytes().splitlines()
+    assert all(json.loads(line) for line in lines)  # the torn line is gone, none unreadable
+    source.reads = 0
+    third = LexicalStore(tmp_path, "news", source)
+    assert ids(third.search(terms("lighthouses"), 5)) == ["b:0"]
+    assert (third.rebuilds, source.reads) == (0, 0)  # from the journal, not a repair
+
+
+def test_chunks_no_record_names_do_not_start_a_repair_on_every_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash's leftover chunks count in Chroma but belong to no article: the check finds
+    the articles equal and does not repeat the repair every minute."""
+    source = FakeSource()
+    store_ = LexicalStore(tmp_path, "news", source)
+    write(store_, source, article("a", ["report about harbours"]))
+    write(store_, source, article("b", ["report about lighthouses"]))
+    monkeypatch.setattr(source, "lexical_chunk_count", lambda: 6)  # 4 orphan chunks
+    monkeypatch.setattr("retrieval.lexical.STALE_CHECK_SECONDS", 0.0)
+    store_.search(terms("harbours"), 5)
+    repairs = store_.rebuilds
+    reads = source.reads
+    for _ in range(3):
+        assert ids(store_.search(terms("harbours"), 5)) == ["a:0"]
+    assert (store_.rebuilds, source.reads) == (repairs, reads)
 
 
 def test_changes_the_copy_missed_are_repaired_when_it_loads(tmp_path: Path) -> None:

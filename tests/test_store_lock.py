@@ -156,6 +156,8 @@ def test_two_cli_ingests_at_once_one_refuses_and_succeeds_afterwards(
     assert len(chunks["ids"]) == sum(a.chunk_count for a in stored)
     assert {m["article_id"] for m in chunks["metadatas"]} <= {a.id for a in stored}
     assert len(chunks["embeddings"]) == len(chunks["ids"])
+    checked = _newsbot(data_dir, "check", "--json")
+    assert checked.returncode == 0 and json.loads(checked.stdout)["found"]["whole"]
 
 
 def test_a_reader_sees_what_the_writer_added_after_it_opened(
