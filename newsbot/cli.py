@@ -5,8 +5,11 @@ The `--json` outputs are a contract other programs read: change them only compat
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -64,8 +67,21 @@ class _State:
             self._services = None
 
 
+# Terminal control characters (C0 but newline and tab, DEL, C1): a stored title or quote is
+# text from the web and must not move the cursor, recolour or retitle the user's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Everything the CLI prints goes through here, made inert for the terminal."""
+    click.echo(_CONTROL.sub("\N{REPLACEMENT CHARACTER}", text), err=err, nl=nl)
+
+
 def _emit(obj: object) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False))
+    """JSON keeps every character (the contract), with control characters escaped as
+    \\u escapes, which json.dumps leaves raw for DEL and C1."""
+    text = json.dumps(obj, ensure_ascii=False)
+    click.echo(_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -177,7 +193,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NewsbotError as exc:
-            click.echo(f"newsbot: {exc.user_message}", err=True)
+            _echo(f"newsbot: {exc.user_message}", err=True)
             ctx.exit(2)
 
 
@@ -199,7 +215,7 @@ def main(ctx: click.Context) -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        click.echo(f"newsbot: {exc.user_message}", err=True)
+        _echo(f"newsbot: {exc.user_message}", err=True)
         ctx.exit(2)
     configure_logging(settings.log_level)
     ctx.obj = _State(settings)
@@ -224,20 +240,23 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
     services = state.writer("`newsbot ingest`")
     if if_empty and services.index.stats().articles > 0:
         if not as_json:
-            click.echo("The index already holds articles; nothing ingested.")
+            _echo("The index already holds articles; nothing ingested.")
         return
     from ingest.webpages import is_url
 
-    files = [Path(p) for p in paths if not is_url(p)]
-    items = _load_all(expand_paths(files), state.settings.max_file_bytes)
-    items += _load_urls([p for p in paths if is_url(p)], state.settings)
+    files = expand_paths([Path(p) for p in paths if not is_url(p)])
+    urls = [p for p in paths if is_url(p)]
+    # Streamed: each file is read when the pipeline reaches it, so memory does not grow
+    # with the batch, and a file that cannot be read fails alone.
+    items = itertools.chain(
+        _load_each(files, state.settings.max_file_bytes), _load_urls(urls, state.settings)
+    )
     from tqdm import tqdm
 
     with tqdm(
-        total=len(items),
         unit="article",
         desc="Ingesting",
-        disable=as_json or not sys.stderr.isatty() or len(items) < 2,
+        disable=as_json or not sys.stderr.isatty() or len(files) + len(urls) < 2,
         file=sys.stderr,
     ) as bar:
         report = services.ingester.ingest(items, on_progress=bar.update)
@@ -245,7 +264,7 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
     if as_json:
         _emit(report.to_json())
     else:
-        click.echo(
+        _echo(
             f"Added {report.to_json()['added']}, updated {report.to_json()['updated']}, "
             f"unchanged {report.to_json()['unchanged']}, failed {report.to_json()['failed']}: "
             f"{report.chunks_embedded} chunks in {report.seconds:.1f} s "
@@ -253,28 +272,41 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
         )
         for item in report.items:
             if item.reason:
-                click.echo(f"  failed: {item.source}: {item.reason}", err=True)
+                _echo(f"  failed: {item.source}: {item.reason}", err=True)
             elif item.duplicate_of:
-                click.echo(f"  copy of the stored story {item.duplicate_of}: {item.source}")
+                _echo(f"  copy of the stored story {item.duplicate_of}: {item.source}")
     if not report.ingested_anything:
         sys.exit(1)
 
 
-def _load_urls(urls: list[str], settings: Settings) -> list[LoadItem]:
+def _load_urls(urls: list[str], settings: Settings) -> Iterator[LoadItem]:
     if not urls:
-        return []
+        return
     from ingest.fetching import Fetcher
     from ingest.webpages import load_url
 
     fetcher = Fetcher.from_settings(settings)
-    return [item for url in urls for item in load_url(url, fetcher)]
+    for url in urls:
+        yield from _one_source(url, functools.partial(load_url, url, fetcher))
 
 
-def _load_all(files: list[Path], max_bytes: int) -> list[LoadItem]:
-    items: list[LoadItem] = []
+def _load_each(files: list[Path], max_bytes: int) -> Iterator[LoadItem]:
     for path in files:
-        items.extend(load_file(path, max_bytes=max_bytes, scope=GLOBAL_SCOPE))
-    return items
+        load = functools.partial(load_file, path, max_bytes=max_bytes, scope=GLOBAL_SCOPE)
+        yield from _one_source(str(path), load)
+
+
+def _one_source(source: str, load: Callable[[], Sequence[LoadItem]]) -> Sequence[LoadItem]:
+    """A source's items, or its failure: whatever goes wrong with one file or link is that
+    item's reason, and the batch goes on (the loaders report their own failures; this
+    catches what they did not foresee)."""
+    try:
+        return load()
+    except NewsbotError as exc:
+        return [LoadFailure(source, exc.user_message)]
+    except (RecursionError, OverflowError, UnicodeError, ValueError, OSError) as exc:
+        log.warning("Loading %s failed: %r", source, exc)
+        return [LoadFailure(source, f"could not be read ({type(exc).__name__}: {exc})")]
 
 
 @main.command()
@@ -314,7 +346,7 @@ def ask(
         if as_json or question == "-":
             _emit(answer.to_json())
         else:
-            click.echo(render_answer(answer))
+            _echo(render_answer(answer))
 
 
 @main.command()
@@ -351,8 +383,8 @@ def search(
             _emit(search_json(line, passages))
         else:
             for rank, p in enumerate(passages, start=1):
-                click.echo(f"{rank:>2}. {p.score:.3f}  {p.title} ({p.outlet or '-'})")
-                click.echo("    " + " ".join(p.text.split())[:200])
+                _echo(f"{rank:>2}. {p.score:.3f}  {p.title} ({p.outlet or '-'})")
+                _echo("    " + " ".join(p.text.split())[:200])
 
 
 @main.command()
@@ -369,7 +401,7 @@ def extract(state: _State, paths: tuple[Path, ...], as_json: bool) -> None:
                 if as_json:
                     _emit({"path": item.source, "error": item.reason})
                 else:
-                    click.echo(f"{item.source}: error: {item.reason}", err=True)
+                    _echo(f"{item.source}: error: {item.reason}", err=True)
             elif as_json:
                 _emit(_article_json(item.source, item.article))
             else:
@@ -380,7 +412,7 @@ def extract(state: _State, paths: tuple[Path, ...], as_json: bool) -> None:
 
 def _print_article(item: Loaded) -> None:
     a = item.article
-    click.echo(f"== {item.source}")
+    _echo(f"== {item.source}")
     for label, value in (
         ("title", a.title),
         ("outlet", a.outlet),
@@ -389,10 +421,10 @@ def _print_article(item: Loaded) -> None:
         ("updated", _iso(a.updated)),
         ("url", a.url),
     ):
-        click.echo(f"{label:>9}: {value if value is not None else '-'}")
-    click.echo("")
-    click.echo(a.body)
-    click.echo("")
+        _echo(f"{label:>9}: {value if value is not None else '-'}")
+    _echo("")
+    _echo(a.body)
+    _echo("")
 
 
 @main.command()
@@ -409,7 +441,7 @@ def sources(state: _State, as_json: bool, limit: int | None) -> None:
     else:
         from newsbot.render import render_sources
 
-        click.echo(render_sources(articles))
+        _echo(render_sources(articles))
 
 
 @main.command()
@@ -422,17 +454,17 @@ def forget(state: _State, id_or_url: str) -> None:
     services = state.writer("`newsbot forget`")
     forgotten = forget_story(services.index, services.ingester, id_or_url)
     if forgotten is None:
-        click.echo(
+        _echo(
             f"newsbot: no ingested article has the id or URL {id_or_url!r} "
             "(see `newsbot sources`).",
             err=True,
         )
         sys.exit(1)
     removed = forgotten.article
-    click.echo(f"Forgot “{removed.title}” ({removed.chunk_count} chunks).")
+    _echo(f"Forgot “{removed.title}” ({removed.chunk_count} chunks).")
     if forgotten.promoted is not None:
         copy = forgotten.promoted
-        click.echo(f"Its copy from {copy.outlet or copy.url or copy.title} now stands in for it.")
+        _echo(f"Its copy from {copy.outlet or copy.url or copy.title} now stands in for it.")
 
 
 @main.command()
@@ -457,9 +489,9 @@ def check(state: _State, repair: bool, as_json: bool) -> None:
     if as_json:
         _emit(result)
     else:
-        click.echo(_render_check(found, "Found"))
+        _echo(_render_check(found, "Found"))
         if repair:
-            click.echo(
+            _echo(
                 f"Repaired: {len(found.orphan_chunks)} orphan chunks deleted, "
                 f"{len(redone.articles)} articles embedded again, "
                 f"{len(redone.promoted_copies)} copies made leads"
@@ -467,10 +499,10 @@ def check(state: _State, repair: bool, as_json: bool) -> None:
                 + "."
             )
             for aid, why in redone.failed.items():
-                click.echo(f"  {aid}: {why}")
-            click.echo(_render_check(after, "Now"))
+                _echo(f"  {aid}: {why}")
+            _echo(_render_check(after, "Now"))
         elif not whole:
-            click.echo("Run `newsbot check --repair` to fix it (stop the bot first).")
+            _echo("Run `newsbot check --repair` to fix it (stop the bot first).")
     sys.exit(0 if whole else 1)
 
 
@@ -534,9 +566,9 @@ def feeds_remove(state: _State, url: str, server: int | None) -> None:
 
     removed = build_poller(state.services).remove(url, _feed_server_scope(server))
     if removed is None:
-        click.echo(f"newsbot: {url} is not followed (see `newsbot feeds list`).", err=True)
+        _echo(f"newsbot: {url} is not followed (see `newsbot feeds list`).", err=True)
         sys.exit(1)
-    click.echo(f"Stopped following {removed.name}.")
+    _echo(f"Stopped following {removed.name}.")
 
 
 @feeds.command("list")
@@ -551,11 +583,11 @@ def feeds_list(state: _State, as_json: bool) -> None:
         _emit({"feeds": [f.to_json() for f in followed]})
         return
     if not followed:
-        click.echo("No feeds are followed: add one with `newsbot feeds add URL`.")
+        _echo("No feeds are followed: add one with `newsbot feeds add URL`.")
     for f in followed:
         where = "" if f.scope == GLOBAL_SCOPE else f"  [{f.scope.replace('guild:', 'server ')}]"
-        click.echo(f"{f.name}{where}\n  {f.url}")
-        click.echo("  " + describe(f).replace("\n", "\n  "))
+        _echo(f"{f.name}{where}\n  {f.url}")
+        _echo("  " + describe(f).replace("\n", "\n  "))
 
 
 @feeds.command("poll")
@@ -569,7 +601,7 @@ def feeds_poll(state: _State, poll_all: bool, as_json: bool) -> None:
     poller = build_poller(state.writer("`newsbot feeds poll`"))
     results = poller.poll_all() if poll_all else poller.poll_due()
     if not results and not as_json:
-        click.echo("No feed is due yet (use --all to poll them anyway).")
+        _echo("No feed is due yet (use --all to poll them anyway).")
     for result in results:
         _print_poll(result, as_json, verb="Polled")
 
@@ -580,19 +612,19 @@ def _print_poll(result: PollResult, as_json: bool, *, verb: str) -> None:
         _emit({"feed": result.feed.to_json(), "error": result.error, **report.to_json()})
         return
     if result.error:
-        click.echo(f"{verb} {result.feed.name}: failed: {result.error}")
+        _echo(f"{verb} {result.feed.name}: failed: {result.error}")
         return
     if result.not_modified:
-        click.echo(f"{verb} {result.feed.name}: unchanged since the last poll.")
+        _echo(f"{verb} {result.feed.name}: unchanged since the last poll.")
         return
     counts = report.to_json()
-    click.echo(
+    _echo(
         f"{verb} {result.feed.name} ({result.feed.url}): added {counts['added']}, updated "
         f"{counts['updated']}, unchanged {counts['unchanged']}, failed {counts['failed']}."
     )
     for item in report.items:
         if item.reason:
-            click.echo(f"  failed: {item.source}: {item.reason}", err=True)
+            _echo(f"  failed: {item.source}: {item.reason}", err=True)
 
 
 @main.command()
@@ -605,25 +637,25 @@ def chat(state: _State) -> None:
 def _chat(services: Services) -> None:
     from newsbot.render import render_answer
 
-    click.echo("Loading the model…")
+    _echo("Loading the model…")
     services.embedder.embed_query("warm up")
     stats = services.answerer.stats(None)
-    click.echo(f"Ask about the {stats.articles} ingested articles. Ctrl-D or 'quit' to leave.\n")
+    _echo(f"Ask about the {stats.articles} ingested articles. Ctrl-D or 'quit' to leave.\n")
     while True:
         try:
             question = input("newsbot> ")
         except (EOFError, KeyboardInterrupt):
-            click.echo("")
+            _echo("")
             return
         if question.strip().lower() in {"quit", "exit", ":q"}:
             return
         if not question.strip():
             continue
         try:
-            click.echo(render_answer(services.answerer.answer(question)))
+            _echo(render_answer(services.answerer.answer(question)))
         except NewsbotError as exc:
-            click.echo(exc.user_message)
-        click.echo("")
+            _echo(exc.user_message)
+        _echo("")
 
 
 @main.command()
@@ -643,17 +675,17 @@ def run(state: _State, sample: Path) -> None:
     if services.index.stats().articles == 0:
         state.close()  # reopened for writing
         services = state.writer(BOT_PURPOSE if bot else "`newsbot run`")
-        click.echo(f"The index is empty: ingesting the sample news in {sample}…")
+        _echo(f"The index is empty: ingesting the sample news in {sample}…")
         report = services.ingester.ingest(
-            _load_all(expand_paths([sample]), state.settings.max_file_bytes)
+            _load_each(expand_paths([sample]), state.settings.max_file_bytes)
         )
         services.answerer.invalidate_stats()
-        click.echo(f"Ingested {len(report.items)} articles ({report.chunks_embedded} chunks).")
+        _echo(f"Ingested {len(report.items)} articles ({report.chunks_embedded} chunks).")
         if not bot:
             state.close()  # the chat only reads: a CLI ingest may run beside it
             services = state.services
     if not bot:
-        click.echo(
+        _echo(
             "DISCORD_TOKEN is not set, so the Discord bot is not started; opening the terminal "
             "chat instead.\nTo run the bot, create an application at "
             "https://discord.com/developers/applications, add a bot, copy its token into .env "

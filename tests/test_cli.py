@@ -184,3 +184,41 @@ def test_an_invalid_setting_stops_with_one_line(
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "NEWSBOT_CHUNK_TOKENS" in result.stderr
+
+
+def test_titles_from_the_web_cannot_drive_the_terminal(cli: CliRunner, tmp_path: Path) -> None:
+    """Escape codes in a stored title (set the window title, clear the screen, the C1 CSI)
+    reach neither the text output nor, raw, the JSON output."""
+    hostile = "Markets rally\x1b]0;pwned\x07\x1b[2J\x9b31m today"
+    article = {
+        "title": hostile,
+        "body": "Stocks rose on Tuesday as investors welcomed the rate decision. " * 5,
+        "url": "https://example.org/markets",
+        "source": "Example News",
+    }
+    (tmp_path / "a.json").write_text(json.dumps([article]), encoding="utf-8")
+    assert cli.invoke(main, ["ingest", str(tmp_path / "a.json")]).exit_code == 0
+    text = cli.invoke(main, ["sources"]).stdout
+    assert "Markets rally" in text and "today" in text
+    assert not any(ch in text for ch in "\x1b\x07\x9b")
+    raw = cli.invoke(main, ["sources", "--json"]).stdout
+    assert not any(ch in raw for ch in "\x1b\x07\x9b")
+    assert json.loads(raw)["articles"][0]["title"] == hostile  # the contract keeps the text
+
+
+def test_one_unreadable_file_fails_alone_and_the_batch_is_stored(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "nested.json").write_text("[" * 200_000, encoding="utf-8")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\xd8 broken \x00" * 100)
+    result = cli.invoke(
+        main,
+        ["ingest", "--json", str(tmp_path / "nested.json"), str(tmp_path / "bad.txt"), str(SEED)],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == 1
+    failed = {
+        Path(i["source"]).name: i["reason"] for i in report["items"] if i["status"] == "failed"
+    }
+    assert "nested.json" in failed and failed["nested.json"]
