@@ -77,7 +77,7 @@ def child_baseline(corpus: Path, data: Path, limit: int | None) -> dict[str, Any
     from chromadb.config import Settings as ChromaSettings
     from sentence_transformers import SentenceTransformer
 
-    from ingest.chunking import Chunker, embedding_text
+    from ingest.chunking import Chunker
     from ingest.loaders import Loaded
     from retrieval.embedding import SentenceTransformerEmbedder, resolve_model_path
 
@@ -99,7 +99,7 @@ def child_baseline(corpus: Path, data: Path, limit: int | None) -> dict[str, Any
         chunks = chunker.chunk(item.article)
         if not chunks:
             continue
-        texts = [embedding_text(item.article, c.text) for c in chunks]
+        texts = [chunker.embedding_text(item.article, c.text) for c in chunks]
         vectors = model.encode(texts, normalize_embeddings=True)
         collection.add(
             ids=[c.id for c in chunks],

@@ -20,9 +20,8 @@ class _Unit:
     tokens: int
 
 
-def embedding_text(article: Article, chunk_text: str) -> str:
-    """What the model embeds for a chunk: the headline gives every chunk its story's context."""
-    return f"{article.title}\n{chunk_text}"
+# The headline may always take this many tokens, even where full-size chunks leave less room.
+_MIN_HEADLINE_TOKENS = 32
 
 
 class Chunker:
@@ -30,17 +29,41 @@ class Chunker:
     sentences of each chunk (up to `overlap_tokens`) repeated at the start of the next.
 
     The headline is embedded with every chunk, so its tokens count against the model's limit:
-    nothing is ever silently truncated by the model.
+    nothing is ever silently truncated by the model. It gets what a full-size chunk leaves of
+    that limit (at least `_MIN_HEADLINE_TOKENS`, at most half): a longer title is cut for
+    embedding, so that a scraped "title" the length of a paragraph does not shrink the chunks.
     """
 
     def __init__(self, embedder: Embedder, *, chunk_tokens: int, overlap_tokens: int) -> None:
         self._embedder = embedder
         self._chunk_tokens = chunk_tokens
         self._overlap_tokens = overlap_tokens
+        max_tokens = embedder.max_tokens
+        self._headline_tokens = min(
+            max(max_tokens - chunk_tokens, _MIN_HEADLINE_TOKENS), max_tokens // 2
+        )
+
+    def headline(self, article: Article) -> str:
+        """The title as embedded: whole, or cut to its share of tokens at the last word that
+        fits whole (at a token boundary when a single word is too long)."""
+        title = article.title
+        offsets = self._embedder.token_offsets(title)
+        if len(offsets) <= self._headline_tokens:
+            return title
+        cut = offsets[self._headline_tokens][0]  # where the first token that does not fit starts
+        head = title[:cut]
+        if not title[cut - 1 : cut + 1].isalnum() or len(head.split()) < 2:
+            return head.rstrip()
+        return head.rsplit(maxsplit=1)[0]
+
+    def embedding_text(self, article: Article, chunk_text: str) -> str:
+        """What the model embeds for a chunk: the headline gives every chunk its story's
+        context."""
+        return f"{self.headline(article)}\n{chunk_text}"
 
     def budget_for(self, article: Article) -> int:
-        title_tokens = self._embedder.count_tokens([article.title + "\n"])[0]
-        room = self._embedder.max_tokens - title_tokens
+        headline_tokens = self._embedder.count_tokens([self.headline(article) + "\n"])[0]
+        room = self._embedder.max_tokens - headline_tokens
         return max(16, min(self._chunk_tokens, room))
 
     def chunk(self, article: Article) -> list[Chunk]:

@@ -10,6 +10,11 @@ the body.
 The rules are deliberately conservative: a line is noise only if it matches a narrow pattern,
 and lines longer than about 25 words are kept unless they are exact repeats or carry an
 unmistakable marker (a cookie notice, a caption ending in a photo credit, a wire credits line).
+
+Hostile input cannot make a pattern backtrack: no two parts of one can match the same run of
+spaces or words, so each runs in time linear in its input as it is used (anchored, or behind
+a word limit). And each sees bounded input: lines over `_MAX_CLASSIFIED_CHARS` are content
+without being matched at all, and only short text is read for dates.
 """
 
 from __future__ import annotations
@@ -62,6 +67,11 @@ _MIN_CAPTION_WORDS = 7
 # Date lines without "Published"/"Updated" count as timestamps only this early on; further
 # down they are content ("Date: Wednesday, Oct. 4, 2023 Time: 8:30 p.m. ET" for a match).
 _HEADER_KEPT_LINES = 3
+# Chrome is short (the longest caption in the MultiHop-RAG corpus has 350 characters): a longer
+# line is content, and no pattern is run on it.
+_MAX_CLASSIFIED_CHARS = 2000
+# A timestamp, with both its times and zones, fits easily; longer text is not read for dates.
+_MAX_STAMP_CHARS = 300
 
 
 def _words(text: str) -> int:
@@ -302,6 +312,8 @@ def _to_utc(day: date, clock: tuple[int, int, int] | None, zone: _Zone | None) -
 def _parse_stamp(text: str, *, strict: bool, label: str = "pub") -> _Stamp | None:
     """Reads published/updated times from a timestamp line. With `strict`, the line must be
     nothing but dates, times, zones and their keywords, else it is not a timestamp line."""
+    if len(text) > _MAX_STAMP_CHARS:
+        return None
     segments: list[tuple[str, str]] = []
     pos, keyword = 0, False
     for m in _STAMP_KEYWORD_RE.finditer(text):
@@ -524,10 +536,12 @@ _WIRE_BOILERPLATE_RE = re.compile(
 )
 _YEAR_RE = re.compile(r"\b(?:19|20)\d{2}(?:\s*[-–]\s*(?:19|20)?\d{2,4})?\b")
 
+# The spaces after "credits" belong to it: two optional runs of spaces in a row split a long
+# run every possible way before failing.
 _CREDIT_PREFIX_RE = re.compile(
     r"^(?:©|\(c\)\s|copyright\b"
-    r"|(?:photo|image|picture|photograph|illustration|graphic|video|visual)s?\s*(?:credits?)?"
-    r"\s*[:|/]"
+    r"|(?:photo|image|picture|photograph|illustration|graphic|video|visual)s?\s*(?:credits?\s*)?"
+    r"[:|/]"
     r"|(?:photo|image|picture|illustration)s?\s+(?:by|courtesy|via)\b"
     r"|(?:photo\s+|image\s+)?credits?\s*:"
     r"|source\s*:\s*(?:getty|ap\b|reuters|afp|shutterstock|epa))",
@@ -543,23 +557,29 @@ _AGENCY_ONLY_RE = re.compile(rf"^(?:{_AGENCY})(?:\s*(?:Photo|Images?))?$")
 _CREDIT_WORDS = _terms("via|by|and|for|photo|photos|images|image|pool")
 # A caption line that ends in its own credit: "... in Washington. (AP Photo/Evan Vucci)",
 # "(Photo by Drew Angerer/Getty Images)", "(Evan Bush / NBC News)". A bare "(US/EU)" at the
-# end of a sentence is none of these.
+# end of a sentence is none of these. Possessive `*+`: what a run matched is never handed
+# back to the next part (it could not match it anyway), so a long run is scanned once.
 _PAREN_CREDIT_RE = re.compile(
-    r"\(\s*(?:(?:AP|AFP|EPA|Reuters|REUTERS|Xinhua|Pool)\s*(?:Photo|Images?)?\s*/[^()]*"
-    r"|(?:Photo|Image|Picture|Photograph)s?\s*(?:by\b|credit|courtesy|:)[^()]*"
-    r"|[^()]*\b(?:Getty|Shutterstock|Alamy|iStock)[^()]*"
-    r"|[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*\s+/\s+[A-Z][^()]*)\)\s*$"
+    r"\(\s*+(?:(?:AP|AFP|EPA|Reuters|REUTERS|Xinhua|Pool)\s*(?:(?:Photo|Images?)\s*)?/[^()]*+"
+    r"|(?:Photo|Image|Picture|Photograph)s?\s*(?:by\b|credit|courtesy|:)[^()]*+"
+    r"|(?=[^()]*?\b(?:Getty|Shutterstock|Alamy|iStock))[^()]*+"
+    r"|[A-Z][\w'’.-]*+(?:\s++[A-Z][\w'’.-]*+)*+\s++/\s+[A-Z][^()]*+)\)\s*$"
 )
 _MAX_INLINE_CAPTION_WORDS = 60  # news-agency captions run long; the credit suffix marks them
 
+# Names are whole words: a word never holds a space, so a run of spaces can only be the
+# separator between two words (a name that could end inside the run made this quadratic).
+_BYLINE_WORDS = r"[^-–—|\s]+(?:\s+[^-–—|\s]+)*?"
 _ORG_BYLINE_RE = re.compile(
-    r"^(?P<org>[^-–—|]+?)\s+(?:(?:senior|chief|staff|political|foreign|special)\s+)?"
+    rf"^(?P<org>{_BYLINE_WORDS})\s+(?:(?:senior|chief|staff|political|foreign|special)\s+)?"
     r"(?i:reporter|correspondent|writer|journalist|editor|contributor|columnist)\s+"
-    r"(?P<name>[^-–—|]+?)(?:\s+[-–—|]\s+(?P<site>.+))?$"
+    rf"(?P<name>{_BYLINE_WORDS})(?:\s+[-–—|]\s+(?P<site>.+))?$"
 )
 _BY_RE = re.compile(r"^by\s+(?P<rest>.+)$", re.I)
-_BYLINE_SPLIT_RE = re.compile(r"\s+[-–—|•·]\s+|\s*\|\s*")
-_NAME_LIST_SPLIT_RE = re.compile(r",\s*(?:and\s+)?|\s+(?:and|&)\s+")
+# `(?<!\s)`: a separator is tried from the start of a run of spaces only, not again from
+# each space inside it (the leftmost match starts there anyway).
+_BYLINE_SPLIT_RE = re.compile(r"(?<!\s)\s+[-–—|•·]\s+|(?:(?<!\s)\s+)?\|\s*")
+_NAME_LIST_SPLIT_RE = re.compile(r",\s*(?:and\s+)?|(?<!\s)\s+(?:and|&)\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,6 +690,8 @@ def _is_banner(text: str, words: int) -> bool:
 
 def _classify(text: str) -> _Found | None:
     """What kind of noise a line is, judged on the line alone; None when it is content."""
+    if len(text) > _MAX_CLASSIFIED_CHARS:
+        return None
     words = _words(text)
     found = _wire_footer(text, words)
     if found:

@@ -16,7 +16,6 @@ import calendar
 import hashlib
 import io
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -26,17 +25,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from xml.etree.ElementTree import ParseError
 
 import feedparser
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from ingest.fetching import FEED_TYPES, TEXT_TYPES, Fetcher, FetchError
-from ingest.loaders import Loaded, LoadFailure, LoadItem, article_from_text, extract_html
+from ingest.loaders import (
+    Loaded,
+    LoadFailure,
+    LoadItem,
+    article_from_text,
+    declares_dtd,
+    extract_html,
+)
 from ingest.pipeline import Ingester, IngestReport, Status
 from ingest.webpages import load_page, truncation_reason
-from retrieval.errors import InputError
+from retrieval.errors import InputError, NewsbotError
 from retrieval.models import GLOBAL_SCOPE, Article, normalize_url
 
 if TYPE_CHECKING:
@@ -50,9 +53,10 @@ MAX_ENTRIES_PER_POLL = 50
 MAX_ENTRY_ATTEMPTS = 3
 # A failing feed waits twice as long after each failure, up to this.
 MAX_BACKOFF = timedelta(hours=24)
+# An unforeseen error's own message, in a feed's or an entry's failure, is cut to this.
+MAX_ERROR_DETAIL = 200
 FEED_FETCH_TYPES = FEED_TYPES | TEXT_TYPES  # some servers label feeds text/plain
 
-_ENTITY_DECLARATION = re.compile(rb"<!\s*ENTITY", re.I)
 
 Clock = Callable[[], datetime]
 
@@ -86,13 +90,23 @@ class ParsedFeed:
 
 
 def parse_feed(data: bytes, *, url: str, content_type: str = "application/xml") -> ParsedFeed:
-    """Parse feed bytes (RSS 0.9x/1.0/2.0, Atom). Refuses entity declarations."""
-    _refuse_entities(data)
-    parsed: Any = feedparser.parse(
-        io.BytesIO(data),  # a stream: feedparser never fetches or opens a path itself
-        response_headers={"content-location": url, "content-type": content_type},
-        sanitize_html=True,
-    )
+    """Parse feed bytes (RSS 0.9x/1.0/2.0, Atom). Refuses any DTD, in any encoding."""
+    if declares_dtd(data, content_type=content_type):
+        raise FeedError(
+            f"{url} declares a DTD (as XML entity-expansion bombs do), which no news feed "
+            "needs; it was not read. Ask its publisher for a plain RSS or Atom feed."
+        )
+    try:
+        parsed: Any = feedparser.parse(
+            io.BytesIO(data),  # a stream: feedparser never fetches or opens a path itself
+            response_headers={"content-location": url, "content-type": content_type},
+            sanitize_html=True,
+        )
+    except Exception as exc:
+        # Third-party parsing of someone else's bytes (an unknown declared encoding, a
+        # character reference to a surrogate): a crash there is a feed that cannot be read.
+        log.warning("feedparser failed on %s", url, exc_info=True)
+        raise FeedError(f"{url} could not be read as a feed ({_unforeseen(exc)})") from None
     if not parsed.get("version") and not parsed.entries:
         problem = parsed.get("bozo_exception")
         detail = f": {problem}" if problem else ""
@@ -102,23 +116,6 @@ def parse_feed(data: bytes, *, url: str, content_type: str = "application/xml") 
         title=_text(feed.get("title")),
         entries=tuple(_entry(e) for e in parsed.entries),
     )
-
-
-def _refuse_entities(data: bytes) -> None:
-    refusal = FeedError(
-        "the feed declares XML entities (as entity-expansion bombs do); it was not read"
-    )
-    try:
-        defused_fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        raise refusal from None
-    except (ParseError, ValueError):
-        pass  # malformed XML: feedparser's lenient parser may still read it
-    if _ENTITY_DECLARATION.search(data) or (
-        data[:2] in (b"\xff\xfe", b"\xfe\xff")
-        and _ENTITY_DECLARATION.search(data.decode("utf-16", "ignore").encode())
-    ):
-        raise refusal
 
 
 def _entry(e: Any) -> FeedEntry:
@@ -161,6 +158,14 @@ def _text(value: object) -> str | None:
         return None
     value = " ".join(value.split())
     return value or None
+
+
+def _unforeseen(exc: Exception) -> str:
+    """An error no check foresaw, in words: its type and (the start of) its message."""
+    detail = str(exc)
+    if len(detail) > MAX_ERROR_DETAIL:
+        detail = detail[:MAX_ERROR_DETAIL] + "…"
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- storage
@@ -366,15 +371,25 @@ class PollResult:
     feed: Feed  # its state after the poll
     report: IngestReport = field(default_factory=IngestReport)
     not_modified: bool = False
-    error: str | None = None  # the feed itself failed (fetch or parse)
+    error: str | None = None  # the feed itself failed (fetch, parse, ingest or anything else)
 
     @property
     def ingested(self) -> int:
         return self.report.count(Status.ADDED) + self.report.count(Status.UPDATED)
 
 
+@dataclass(frozen=True, slots=True)
+class _IngestedEntries:
+    """A poll's new entries (oldest first), as ingested, with their states before it."""
+
+    entries: list[FeedEntry]
+    report: IngestReport
+    states: dict[str, tuple[str, int]]  # key -> (state, attempts so far)
+
+
 class FeedPoller:
-    """Follows feeds and ingests their new entries. Thread-safe (polls run one at a time)."""
+    """Follows feeds and ingests their new entries. Thread-safe: polls run one at a time,
+    and adding a feed holds them up only while it writes the feed's state."""
 
     def __init__(
         self,
@@ -402,12 +417,16 @@ class FeedPoller:
         url = url.strip()
         if self.store.find(url, scope) is not None:
             raise InputError(f"{url} is already followed here.")
+        now = self._clock()
+        result = self._fetcher.fetch(url, allowed_types=FEED_FETCH_TYPES)
+        parsed = parse_feed(result.content, url=result.url, content_type=result.content_type)
+        # The entries' pages (up to MAX_ENTRIES_PER_POLL of them) are fetched and ingested
+        # before the lock is taken: polls wait only while the new feed and its entries'
+        # states are written. The feed is not stored yet, so no poll reads it meanwhile.
+        ingested = self._ingest_new_entries(parsed, scope, states={})
         with self._lock:
-            now = self._clock()
-            result = self._fetcher.fetch(url, allowed_types=FEED_FETCH_TYPES)
-            parsed = parse_feed(result.content, url=result.url, content_type=result.content_type)
             feed = self.store.add(url, scope, title=parsed.title, now=now)
-            return self._ingest_entries(feed, parsed, result.etag, result.last_modified, now)
+            return self._record(feed, parsed, ingested, result.etag, result.last_modified, now)
 
     def remove(self, url: str, scope: str = GLOBAL_SCOPE) -> Feed | None:
         """Stop following a feed (the articles it brought stay)."""
@@ -431,71 +450,99 @@ class FeedPoller:
         return [self.poll(feed) for feed in self.store.feeds(scopes)]
 
     def poll(self, feed: Feed) -> PollResult:
+        """Poll one feed. Whatever goes wrong is that feed's failure, recorded in its state
+        (so `poll_due` goes on with the next feed)."""
         with self._lock:
             current = self.store.get(feed.id)
             if current is None:  # removed meanwhile
                 return PollResult(feed, error="no longer followed")
-            return self._poll(current)
+            now = self._clock()
+            try:
+                return self._poll(current, now)
+            except Exception as exc:
+                return self._failed(current, exc, now)
 
-    def _poll(self, feed: Feed) -> PollResult:
-        now = self._clock()
-        try:
-            result = self._fetcher.fetch(
-                feed.url,
-                allowed_types=FEED_FETCH_TYPES,
-                etag=feed.etag,
-                last_modified=feed.last_modified,
+    def _poll(self, feed: Feed, now: datetime) -> PollResult:
+        result = self._fetcher.fetch(
+            feed.url,
+            allowed_types=FEED_FETCH_TYPES,
+            etag=_sendable(feed.etag),
+            last_modified=_sendable(feed.last_modified),
+        )
+        if result.not_modified:
+            self.store.update(
+                feed.id,
+                last_checked=now,
+                last_success=now,
+                failures=0,
+                next_poll=now + self._interval,
             )
-            if result.not_modified:
-                self.store.update(
-                    feed.id,
-                    last_checked=now,
-                    last_success=now,
-                    failures=0,
-                    next_poll=now + self._interval,
-                )
-                log.debug("feed %s not modified", feed.url)
-                return PollResult(self._reload(feed), not_modified=True)
-            parsed = parse_feed(result.content, url=result.url, content_type=result.content_type)
-        except InputError as exc:  # FetchError, FeedError
-            return self._failed(feed, exc.user_message, now)
-        return self._ingest_entries(feed, parsed, result.etag, result.last_modified, now)
+            log.debug("feed %s not modified", feed.url)
+            return PollResult(self._reload(feed), not_modified=True)
+        parsed = parse_feed(result.content, url=result.url, content_type=result.content_type)
+        ingested = self._ingest_new_entries(parsed, feed.scope, self.store.entry_states(feed.id))
+        return self._record(feed, parsed, ingested, result.etag, result.last_modified, now)
 
-    def _failed(self, feed: Feed, reason: str, now: datetime) -> PollResult:
+    def _failed(self, feed: Feed, exc: Exception, now: datetime) -> PollResult:
+        if isinstance(exc, NewsbotError):  # FetchError, FeedError, StoreError...
+            reason, with_traceback = exc.user_message, False
+        else:
+            reason, with_traceback = f"unexpected error ({_unforeseen(exc)})", True
         failures = feed.failures + 1
-        delay = min(self._interval * (2**failures), max(MAX_BACKOFF, self._interval))
         self.store.update(
             feed.id,
             last_checked=now,
             last_error=reason,
             last_error_at=now,
             failures=failures,
-            next_poll=now + delay,
+            next_poll=now + self._backoff(failures),
         )
-        log.warning("feed %s failed (%d in a row): %s", feed.url, failures, reason)
+        # An error meant for users says it all; anything else is a bug worth its traceback.
+        log.warning(
+            "feed %s failed (%d in a row): %s", feed.url, failures, reason, exc_info=with_traceback
+        )
         return PollResult(self._reload(feed), error=reason)
 
-    def _ingest_entries(
-        self,
-        feed: Feed,
-        parsed: ParsedFeed,
-        etag: str | None,
-        last_modified: str | None,
-        now: datetime,
-    ) -> PollResult:
-        states = self.store.entry_states(feed.id)
+    def _backoff(self, failures: int) -> timedelta:
+        """The interval, doubled for each failure in a row, up to MAX_BACKOFF (or the interval
+        itself when it is longer). Doubled step by step, stopping at the cap: the interval
+        times 2**failures overflows timedelta after a few dozen failures."""
+        cap = max(MAX_BACKOFF, self._interval)
+        delay = self._interval
+        for _ in range(failures):
+            if delay >= cap:
+                break
+            delay *= 2
+        return min(delay, cap)
+
+    def _ingest_new_entries(
+        self, parsed: ParsedFeed, scope: str, states: dict[str, tuple[str, int]]
+    ) -> _IngestedEntries:
         fresh = [
             e
             for e in parsed.entries[:MAX_ENTRIES_PER_POLL]
             if states.get(e.key, ("new", 0))[0] not in ("done", "failed")
         ]
         fresh.reverse()  # oldest first: the first outlet to run a story becomes its lead
-        items = [self._entry_item(e, parsed, feed.scope) for e in fresh]
+        items = [self._entry_item(e, parsed, scope) for e in fresh]
         report = self._ingester.ingest(items) if items else IngestReport()
+        return _IngestedEntries(fresh, report, states)
+
+    def _record(
+        self,
+        feed: Feed,
+        parsed: ParsedFeed,
+        ingested: _IngestedEntries,
+        etag: str | None,
+        last_modified: str | None,
+        now: datetime,
+    ) -> PollResult:
+        """Write a successful read's outcome: each entry's state, then the feed's."""
+        report = ingested.report
         outcomes: list[tuple[str, str, int, str | None]] = []
         errors: list[str] = []
-        for entry, done in zip(fresh, report.items, strict=True):
-            attempts = states.get(entry.key, ("new", 0))[1] + 1
+        for entry, done in zip(ingested.entries, report.items, strict=True):
+            attempts = ingested.states.get(entry.key, ("new", 0))[1] + 1
             if done.status is Status.FAILED:
                 state = "failed" if attempts >= MAX_ENTRY_ATTEMPTS else "retry"
                 outcomes.append((entry.key, state, attempts, done.reason))
@@ -525,7 +572,7 @@ class FeedPoller:
         log.info(
             "feed %s: %d new entries, %d ingested, %d failed",
             feed.url,
-            len(fresh),
+            len(ingested.entries),
             result.ingested,
             len(errors),
         )
@@ -538,7 +585,18 @@ class FeedPoller:
     # --- entries -------------------------------------------------------------------------
 
     def _entry_item(self, entry: FeedEntry, feed: ParsedFeed, scope: str) -> LoadItem:
+        """The entry as an ingest item; whatever goes wrong reading it is its own failure,
+        so the feed's other entries are still ingested."""
         source = entry.link or f"{entry.title or 'entry'} ({entry.key})"
+        try:
+            return self._load_entry(entry, feed, scope, source)
+        except Exception as exc:
+            # Third-party parsing of someone else's page (an unknown charset, JSON nested
+            # past the recursion limit, a date that overflows in UTC) crashed.
+            log.warning("feed entry %s could not be read", source, exc_info=True)
+            return LoadFailure(source, f"the entry could not be read ({_unforeseen(exc)})")
+
+    def _load_entry(self, entry: FeedEntry, feed: ParsedFeed, scope: str, source: str) -> LoadItem:
         if entry.content:
             item = extract_html(entry.content, url=entry.link, scope=scope, source=source)
             if isinstance(item, Loaded) and truncation_reason(item.article.body) is None:
@@ -562,6 +620,12 @@ class FeedPoller:
                 return _with_entry(item, entry, feed, from_feed=True)
             return LoadFailure(source, f"the entry has only a summary ({reason}) and no link")
         return LoadFailure(source, "the entry has neither text nor a link")
+
+
+def _sendable(validator: str | None) -> str | None:
+    """A stored ETag or Last-Modified as it may go back in a request: HTTP headers carry
+    only ASCII, so a server's non-ASCII validator is not sent (the feed is read in full)."""
+    return validator if validator is not None and validator.isascii() else None
 
 
 def _with_entry(item: LoadItem, entry: FeedEntry, feed: ParsedFeed, *, from_feed: bool) -> LoadItem:

@@ -1,6 +1,6 @@
 """The one fetcher everything that downloads uses (URL ingest, feeds, feed entries' pages).
 
-Built on httpx (requests, streaming, TLS, content decoding) with two additions it lacks:
+Built on httpx (requests, streaming, TLS, content decoding) with what it lacks:
 
 - an address guard at the connection layer: the host name is resolved once, every address it
   resolves to is checked, and the connection goes to a checked address (so DNS cannot change
@@ -8,9 +8,13 @@ Built on httpx (requests, streaming, TLS, content decoding) with two additions i
   NAT, multicast, reserved and unspecified addresses are refused, and so are the IPv6 forms
   that embed an IPv4 address (IPv4-mapped and -compatible, NAT64, 6to4, Teredo) when the
   embedded address is one of those. Nothing is sent to a refused address, not even a probe.
+- one deadline per fetch over everything it waits for: resolving the name, every connect
+  attempt (on at most MAX_CONNECT_ATTEMPTS of its addresses), TLS, sending the request, the
+  status line and headers, each redirect hop and the body. httpx's timeouts are per step, so a
+  server sending a byte just within the read timeout could otherwise hold a fetch for days.
 - redirects followed by hand (each hop is checked the same way), a size cap enforced while
-  streaming (on the decoded bytes, so a gzip bomb stops at the cap too), an overall deadline
-  besides httpx's connect and read timeouts, and a content-type allowlist.
+  streaming (on the decoded bytes, so a gzip bomb stops at the cap too), and a content-type
+  allowlist.
 
 httpx-secure was considered: it is async-only and picks an address by opening a TCP
 connection to it before checking it, which sends packets to the very addresses it refuses.
@@ -18,15 +22,18 @@ connection to it before checking it, which sends packets to the very addresses i
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
@@ -44,6 +51,8 @@ MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # A server that drips bytes just within the read timeout still has to finish by then.
 DEADLINE_SECONDS = 120.0
+# A name can resolve to dozens of addresses; each unreachable one costs a connect timeout.
+MAX_CONNECT_ATTEMPTS = 3
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the IP addresses (as text) to try, in order. The default uses getaddrinfo.
@@ -76,6 +85,59 @@ class FetchError(InputError):
 
 class BlockedAddressError(FetchError):
     """The URL's host is, or resolves to, an address newsbot never connects to."""
+
+
+# --------------------------------------------------------------------------- the deadline
+
+_T = TypeVar("_T")
+
+
+class _DeadlinePassed(Exception):
+    """A fetch ran out of time; Fetcher.fetch turns it into a FetchError naming the URL."""
+
+
+class Deadline:
+    """The time one fetch has left, shared by every step of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (more than 0); raises _DeadlinePassed when none are."""
+        left = self._ends - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed
+        return left
+
+    def bounded(self, timeout: float | None, step: Callable[[float], _T]) -> _T:
+        """Run `step(t)`, a network call with timeout t: `timeout`, cut to the time left. A
+        timeout that fired because it was cut is reported as the deadline passing."""
+        left = self.remaining()
+        if timeout is not None and timeout < left:
+            return step(timeout)
+        try:
+            return step(left)
+        except httpcore.TimeoutException:
+            raise _DeadlinePassed from None
+
+    def call(self, work: Callable[[], _T]) -> _T:
+        """`work()` for a call that takes no timeout (getaddrinfo), given up at the deadline.
+        It runs in a daemon thread, left to finish on its own if it is given up on."""
+        left = self.remaining()
+        outcome: Future[_T] = Future()
+
+        def run() -> None:
+            try:
+                outcome.set_result(work())
+            except BaseException as exc:  # handed to the waiting caller, who re-raises it
+                outcome.set_exception(exc)
+
+        threading.Thread(target=run, name="newsbot-fetch-resolve", daemon=True).start()
+        wait([outcome], timeout=left)
+        if not outcome.done():
+            raise _DeadlinePassed
+        return outcome.result()
 
 
 # --------------------------------------------------------------------------- the guard
@@ -137,15 +199,19 @@ class AddressGuard:
     allow_loopback: bool = False
     resolver: Resolver = system_resolver
 
-    def addresses(self, host: str, port: int) -> list[str]:
+    def addresses(self, host: str, port: int, *, deadline: Deadline | None = None) -> list[str]:
         """The checked addresses of `host`, or BlockedAddressError if any of them is refused
-        (a name that also points inside the network is not trusted for its other addresses)."""
+        (a name that also points inside the network is not trusted for its other addresses).
+        With `deadline`, resolving the name stops waiting when it passes."""
         literal = _ip_literal(host)
         if literal is not None:
             found = [str(literal)]
         else:
             try:
-                found = list(self.resolver(host, port))
+                if deadline is None:
+                    found = list(self.resolver(host, port))
+                else:
+                    found = list(deadline.call(lambda: self.resolver(host, port)))
             except (OSError, UnicodeError) as exc:
                 raise FetchError(f"cannot find the server {host}: {_os_reason(exc)}") from None
         if not found:
@@ -183,11 +249,50 @@ def _os_reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- transport
 
 
-class _GuardedBackend(httpcore.NetworkBackend):
-    """httpcore's network backend, connecting only to addresses the guard let through."""
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the fetch's deadline
+    (a server trickling its headers a byte at a time gets no more time than a silent one)."""
 
-    def __init__(self, guard: AddressGuard, inner: httpcore.NetworkBackend | None = None) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, deadline: Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._deadline.bounded(timeout, lambda left: self._inner.read(max_bytes, left))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._deadline.bounded(timeout, lambda left: self._inner.write(buffer, left))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        secured = self._deadline.bounded(
+            timeout, lambda left: self._inner.start_tls(ssl_context, server_hostname, left)
+        )
+        return _DeadlineStream(secured, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, connecting only to addresses the guard let through, on
+    at most MAX_CONNECT_ATTEMPTS of them, within the fetch's deadline."""
+
+    def __init__(
+        self,
+        guard: AddressGuard,
+        deadline: Deadline,
+        inner: httpcore.NetworkBackend | None = None,
+    ) -> None:
         self._guard = guard
+        self._deadline = deadline
         self._inner = inner or httpcore.SyncBackend()
 
     def connect_tcp(
@@ -198,18 +303,27 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
+        addresses = self._guard.addresses(host, port, deadline=self._deadline)
+        if len(addresses) > MAX_CONNECT_ATTEMPTS:
+            log.debug(
+                "%s has %d addresses; trying the first %d",
+                host,
+                len(addresses),
+                MAX_CONNECT_ATTEMPTS,
+            )
         failure: Exception | None = None
-        for address in self._guard.addresses(host, port):
+        for address in addresses[:MAX_CONNECT_ATTEMPTS]:
+            # TLS still verifies the certificate against `host` (httpcore passes it as the
+            # server name); only the TCP connection uses the checked address.
+            connect = functools.partial(
+                self._inner.connect_tcp,
+                address,
+                port,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
             try:
-                # TLS still verifies the certificate against `host` (httpcore passes it as
-                # the server name); only the TCP connection uses the checked address.
-                return self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
+                return _DeadlineStream(self._deadline.bounded(timeout, connect), self._deadline)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
@@ -271,11 +385,16 @@ class _GuardedTransport(httpx.BaseTransport):
     """httpx's transport contract over an httpcore pool with the guarded backend (the
     public way to give httpx a network backend)."""
 
-    def __init__(self, guard: AddressGuard, inner: httpcore.NetworkBackend | None = None):
+    def __init__(
+        self,
+        guard: AddressGuard,
+        deadline: Deadline,
+        inner: httpcore.NetworkBackend | None = None,
+    ) -> None:
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=10,
-            network_backend=_GuardedBackend(guard, inner),
+            network_backend=_GuardedBackend(guard, deadline, inner),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -381,9 +500,9 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        started = time.monotonic()
+        deadline = Deadline(self._deadline)
         with httpx.Client(
-            transport=_GuardedTransport(self.guard, self._backend),
+            transport=_GuardedTransport(self.guard, deadline, self._backend),
             timeout=self._timeout,
             follow_redirects=False,
             trust_env=False,  # no proxies from the environment: they would bypass the guard
@@ -395,9 +514,15 @@ class Fetcher:
                         if response.status_code in _REDIRECTS:
                             current = _redirect_target(response, current)
                             continue
-                        return self._read(response, current, allowed_types, started)
+                        return self._read(response, current, allowed_types)
                 except httpx.HTTPError as exc:
                     raise FetchError(_http_error_message(exc, current, self._timeout)) from None
+                except _DeadlinePassed:
+                    log.info("gave up on %s at the %g s deadline", current, deadline.seconds)
+                    raise FetchError(
+                        f"{_short(current)} took more than {deadline.seconds:g} s to download: "
+                        "the server is too slow or stopped answering; try again later"
+                    ) from None
         raise FetchError(f"{_short(url)} redirects more than {self._max_redirects} times")
 
     def _read(
@@ -405,7 +530,6 @@ class Fetcher:
         response: httpx.Response,
         url: str,
         allowed_types: frozenset[str],
-        started: float,
     ) -> FetchResult:
         etag = response.headers.get("ETag")
         last_modified = response.headers.get("Last-Modified")
@@ -430,8 +554,6 @@ class Fetcher:
             size += len(chunk)
             if size > self.max_bytes:
                 raise FetchError(self._too_big(url))
-            if time.monotonic() - started > self._deadline:
-                raise FetchError(f"{_short(url)} took more than {self._deadline:g} s to download")
             chunks.append(chunk)
         log.debug("fetched %s: %d bytes of %s", url, size, media_type)
         return FetchResult(

@@ -1,7 +1,9 @@
 """Turn files (or uploaded bytes, or pasted text) into `Article`s.
 
 Bad input never raises: each file, or each item of a collection, becomes either a `Loaded`
-or a `LoadFailure` whose `reason` is fit to show a user as it is.
+or a `LoadFailure` whose `reason` is fit to show a user as it is. That holds for hostile input
+too (nesting deep enough to exhaust the stack, out-of-range dates, text that is not Unicode):
+one such item fails alone, and the rest of its batch loads.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -67,12 +69,15 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _BINARY_SAMPLE = 8192
 _BINARY_CONTROL_SHARE = 0.05
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# `[^<>]`: a tag ends at the next bracket, so each <meta is scanned to its own end only.
+_META_CHARSET = re.compile(rb"""<meta[^<>]+charset\s*=\s*+["']?\s*+([A-Za-z0-9_.:-]+)""", re.I)
 _HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d{2}")
 _JSON_ARRAY_START = re.compile(r"\s*\[\s*[\[{\]]")
 _JSON_OBJECT_START = re.compile(r'\s*\{\s*["}]')
+# Possessive: a comment ends at its first "-->" for good; letting it stretch over the next
+# ones on a failed match made a row of comments exponential.
 _HTML_START = re.compile(
-    r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|article)\b", re.I | re.S
+    r"\s*+(?:<!--.*?-->\s*+)*+<(?:!doctype\s+html|html|head|body|article)\b", re.I | re.S
 )
 
 _BODY_KEYS = ("body", "text", "content")
@@ -117,14 +122,32 @@ LoadItem = Loaded | LoadFailure
 # --------------------------------------------------------------------------- paths
 
 
-def expand_paths(paths: Sequence[Path]) -> list[Path]:
+class ExpandedPaths(list[Path]):
+    """The files `expand_paths` found, in order, and the entries of the walked directories it
+    left out on purpose (symbolic links), each as a failure to report."""
+
+    def __init__(self, files: Iterable[Path] = (), skipped: Iterable[LoadFailure] = ()) -> None:
+        super().__init__(files)
+        self.skipped = list(skipped)
+
+
+def expand_paths(paths: Sequence[Path]) -> ExpandedPaths:
     """Files as given, plus the supported files found by walking directories (sorted; hidden
     names and a folder's own README/LICENSE skipped). A path that does not exist is kept, so
-    that `load_file` reports it."""
-    out: list[Path] = []
+    that `load_file` reports it.
+
+    A walk never follows a symbolic link: one that leads out of the named directory could
+    hand over any file (`story.txt -> ~/.env`). A link to a file the walk loads anyway is
+    dropped silently; any other is in `skipped`, with why. A link named as a path is followed:
+    the user chose that file."""
+    out = ExpandedPaths()
     seen: set[Path] = set()
     for path in paths:
-        found = _walk(path) if path.is_dir() else [path]
+        if path.is_dir():
+            found, skipped = _walk(path)
+            out.skipped.extend(skipped)
+        else:
+            found = [path]
         for p in found:
             if p not in seen:
                 seen.add(p)
@@ -136,20 +159,54 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 _FOLDER_DOCS = frozenset({"README", "LICENSE", "LICENCE", "CHANGELOG"})
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path) -> tuple[list[Path], list[LoadFailure]]:
+    """The supported files under `root`, and its symbolic links to files, refused."""
     found: list[Path] = []
+    links: list[Path] = []
     # os.walk does not follow directory symlinks, so a link loop cannot hang the walk.
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         base = Path(dirpath)
-        found.extend(
-            base / name
-            for name in filenames
-            if not name.startswith(".")
-            and Path(name).suffix.lower() in _KIND_BY_SUFFIX
-            and Path(name).stem.upper() not in _FOLDER_DOCS
+        for name in filenames:
+            if (
+                not name.startswith(".")
+                and Path(name).suffix.lower() in _KIND_BY_SUFFIX
+                and Path(name).stem.upper() not in _FOLDER_DOCS
+            ):
+                path = base / name
+                (links if path.is_symlink() else found).append(path)
+
+    def in_order(path: Path) -> tuple[str, ...]:
+        return path.relative_to(root).parts
+
+    real_root = root.resolve()
+    # The walk descends real directories only, so a found file's real path is under real_root.
+    walked = {real_root / p.relative_to(root) for p in found}
+    skipped = []
+    for link in sorted(links, key=in_order):
+        reason = _link_refusal(link, real_root, walked)
+        if reason is not None:
+            logger.warning("%s: %s", link, reason)
+            skipped.append(LoadFailure(str(link), reason))
+    return sorted(found, key=in_order), skipped
+
+
+def _link_refusal(link: Path, real_root: Path, walked: set[Path]) -> str | None:
+    """Why the walk does not load `link`'s target through it; None when the walk loads that
+    file under its own name anyway."""
+    retry = "name the file itself to ingest it"
+    try:
+        target = link.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
+        return f"skipped: a symbolic link that does not lead to a file; {retry}"
+    if target in walked:
+        return None
+    if not target.is_relative_to(real_root):
+        return (
+            "skipped: a symbolic link to a file outside the folder being ingested, which a "
+            f"folder ingest never follows; {retry}"
         )
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
+    return f"skipped: a symbolic link to a file the folder ingest leaves out; {retry}"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -164,6 +221,8 @@ def load_file(path: Path, *, max_bytes: int, scope: str = GLOBAL_SCOPE) -> list[
         return [LoadFailure(source, "file not found")]
     except OSError as exc:
         return [LoadFailure(source, f"cannot read file: {exc.strerror or exc}")]
+    except ValueError:  # the only one stat() raises: a NUL in the name
+        return [LoadFailure(source, "cannot read file: its name contains a NUL character")]
     if stat.S_ISDIR(st.st_mode):
         return [LoadFailure(source, "is a directory, not a file")]
     if not stat.S_ISREG(st.st_mode):
@@ -233,6 +292,8 @@ def article_from_text(
         )
     except InputError as exc:
         return LoadFailure(source, exc.user_message)
+    except _HOSTILE_INPUT_ERRORS as exc:
+        return _hostile_input_failure(source, exc)
 
 
 def extract_html(
@@ -248,6 +309,33 @@ def extract_html(
         return Loaded(source, _html_article(text, url=url, scope=scope, source=source))
     except InputError as exc:
         return LoadFailure(source, exc.user_message)
+    except _HOSTILE_INPUT_ERRORS as exc:
+        return _hostile_input_failure(source, exc)
+
+
+# --------------------------------------------------------------------------- failures
+
+# What hostile or broken input can raise from deep in a parser: stack exhaustion by deep
+# nesting, dates beyond datetime's range, text no encoding can write. Each fails its own
+# item; anything else is a bug.
+_HOSTILE_INPUT_ERRORS = (RecursionError, OverflowError, UnicodeError)
+
+_HOSTILE_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (RecursionError, "nested too deeply to read: remove the deep nesting and try again"),
+    (OverflowError, "holds a number or date too large to read: correct it and try again"),
+    (
+        UnicodeError,
+        "holds text that is not valid Unicode (such as a lone surrogate, \\ud800): "
+        "fix or remove it and try again",
+    ),
+)
+
+
+def _hostile_input_failure(source: str, exc: Exception) -> LoadFailure:
+    """`source`'s failure for one of `_HOSTILE_INPUT_ERRORS`, with what to do about it."""
+    logger.warning("could not load %s", source, exc_info=exc)
+    reason = next(text for kind, text in _HOSTILE_REASONS if isinstance(exc, kind))
+    return LoadFailure(source, reason)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -269,6 +357,8 @@ def _load_data(
         return [Loaded(source, article)]
     except InputError as exc:
         return [LoadFailure(source, exc.user_message)]
+    except _HOSTILE_INPUT_ERRORS as exc:
+        return [_hostile_input_failure(source, exc)]
 
 
 def _sniff(text: str) -> Kind:
@@ -327,7 +417,7 @@ def _decode_8bit(data: bytes, kind: Kind | None) -> str:
         if declared:
             try:
                 return data.decode(declared.group(1).decode("ascii"))
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeError):  # not UnicodeDecodeError alone: "undefined"
                 pass
     try:
         # Python's cp1252 refuses its five undefined bytes and maps the rest of 0x80-0x9F to
@@ -347,6 +437,69 @@ def _reject_binary(sample: str) -> None:
     controls = len(_CONTROL_CHARS.findall(sample))
     if sample and controls / len(sample) > _BINARY_CONTROL_SHARE:
         raise InputError("binary file (not text)")
+
+
+# --------------------------------------------------------------------------- XML
+
+# Every way a parser may read XML bytes whatever they declare: as UTF-8 or any ASCII-compatible
+# charset (latin-1 reads their ASCII as ASCII), as UTF-16 or UTF-32 in either byte order (with
+# a BOM or sniffed from the first characters, as the XML spec's appendix F does), as EBCDIC.
+_XML_READINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp037")
+_XML_ENCODING_DECLARATION = re.compile(
+    r"""\s*+<\?xml[^<>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})"""
+)
+_CHARSET_PARAMETER = re.compile(r"""\bcharset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
+_DTD_DECLARATION = re.compile(r"<!\s*+(?:DOCTYPE|ENTITY)", re.I)
+
+
+def declares_dtd(data: bytes, *, content_type: str | None = None) -> bool:
+    """Whether XML `data` declares a DTD (or entities: entity-expansion bombs need one), in
+    any encoding a parser could read it in: the charset of `content_type`, the one the XML
+    declaration names, and each of `_XML_READINGS`. The bytes are decoded first, so no
+    encoding hides a declaration (a UTF-32 feed, BOM or not, spells `<!ENTITY` with NULs)."""
+    charset = _CHARSET_PARAMETER.search(content_type or "")
+    pending = [charset[1]] if charset else []
+    pending.extend(_XML_READINGS)
+    tried: set[str] = set()
+    while pending:
+        encoding = pending.pop(0)
+        try:
+            name = codecs.lookup(encoding).name
+            if name in tried:
+                continue
+            tried.add(name)
+            text = data.decode(name, "replace")
+        except (LookupError, UnicodeError):  # an unknown or non-text codec: no parser uses it
+            continue
+        text = text.removeprefix("\ufeff")
+        # Comments before the first element are searched too: feedparser takes declarations
+        # from anywhere before the first "<" and letter, comment or not.
+        if _DTD_DECLARATION.search(text, 0, _prolog_end(text)):
+            return True
+        declared = _XML_ENCODING_DECLARATION.match(text)
+        if declared:
+            pending.append(declared[1])
+    return False
+
+
+def _prolog_end(text: str) -> int:
+    """Where the first element starts, past comments and processing instructions: a DTD can
+    only come before it. Later, "<!DOCTYPE" is content (an article on HTML may quote one)."""
+    pos = 0
+    while (start := text.find("<", pos)) >= 0:
+        if text.startswith("<!--", start):
+            end = text.find("-->", start + 4)
+        elif text.startswith("<?", start):
+            end = text.find("?>", start + 2)
+        elif text[start + 1 : start + 2].isalnum() or text[start + 1 : start + 2] in ("_", ":"):
+            return start
+        else:
+            pos = start + 1
+            continue
+        if end < 0:
+            return len(text)  # unclosed: all the rest is inside it
+        pos = end + 2
+    return len(text)
 
 
 # --------------------------------------------------------------------------- plain text
@@ -526,7 +679,7 @@ def _jsonld_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:
     for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
         try:
             data = json.loads(str(script))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # pages often ship broken JSON-LD; it is only a hint
         for node in _iter_objects(data):
             published = published or _dated(node.get("datePublished"))
@@ -573,10 +726,7 @@ def _same_text(a: str, b: str) -> bool:
 
 
 def _json_items(text: str, *, source: str, scope: str) -> Iterator[LoadItem]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(_json_error(exc, exc.lineno)) from None
+    data = _parse_json(text)
     if isinstance(data, dict):
         yield _json_item(data, source=source, scope=scope)
     elif isinstance(data, list):
@@ -596,15 +746,28 @@ def _jsonl_items(text: str, *, source: str, scope: str) -> Iterator[LoadItem]:
             continue
         item_source = f"{source}#line {n}"
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield LoadFailure(item_source, _json_error(exc, n))
+            data = _parse_json(line, line=n)
+        except InputError as exc:
+            yield LoadFailure(item_source, exc.user_message)
             continue
         yield _json_item(data, source=item_source, scope=scope)
 
 
-def _json_error(exc: json.JSONDecodeError, line: int) -> str:
-    return f"malformed JSON at line {line}, column {exc.colno}: {exc.msg}"
+def _parse_json(text: str, *, line: int | None = None) -> object:
+    """The JSON value of `text` (line `line` of a JSONL file), or InputError saying why not."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"malformed JSON at line {line or exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise InputError(
+            "the JSON is nested too deeply to read: an article is one object of text fields, "
+            "so remove the extra levels of brackets"
+        ) from None
+    except ValueError:  # the only other refusal: an integer of over 4,300 digits
+        raise InputError("the JSON holds a number too long to read: remove it") from None
 
 
 def _json_item(item: object, *, source: str, scope: str) -> LoadItem:
@@ -612,6 +775,8 @@ def _json_item(item: object, *, source: str, scope: str) -> LoadItem:
         return Loaded(source, _article_from_mapping(item, scope=scope, source=source))
     except InputError as exc:
         return LoadFailure(source, exc.user_message)
+    except _HOSTILE_INPUT_ERRORS as exc:
+        return _hostile_input_failure(source, exc)
 
 
 def _article_from_mapping(item: object, *, scope: str, source: str) -> Article:
@@ -634,18 +799,46 @@ def _article_from_mapping(item: object, *, scope: str, source: str) -> Article:
     title = " ".join(title_raw.split())
     if not title:
         raise InputError("article has no title")
+    outlet = _str_field(item, _OUTLET_KEYS)
+    author = _author_field(item.get("author"))
+    url = _str_field(item, ("url",))
+    category = _str_field(item, ("category",))
+    description = _str_field(item, ("description",))
+    _require_unicode(
+        title=title,
+        body=body,
+        outlet=outlet,
+        author=author,
+        url=url,
+        category=category,
+        description=description,
+    )
     return Article(
         title=title,
         body=body,
-        outlet=_str_field(item, _OUTLET_KEYS),
-        author=_author_field(item.get("author")),
+        outlet=outlet,
+        author=author,
         published=_date_field(item, _DATE_KEYS, source),
         updated=_date_field(item, _UPDATED_KEYS, source),
-        url=_str_field(item, ("url",)),
-        category=_str_field(item, ("category",)),
-        description=_str_field(item, ("description",)),
+        url=url,
+        category=category,
+        description=description,
         scope=scope,
     )
+
+
+def _require_unicode(**fields: str | None) -> None:
+    """InputError unless every field can be stored: a JSON escape can spell a lone surrogate
+    ("\\ud800"), which no encoding can write."""
+    for name, text in fields.items():
+        try:
+            if text is not None:
+                text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(
+                f"the article's {name} holds an invalid character (a lone surrogate, such as "
+                "the escape \\ud800): remove it"
+            ) from None
 
 
 def _first_present(item: dict[str, Any], keys: Sequence[str]) -> object:
@@ -682,7 +875,8 @@ def _date_field(item: dict[str, Any], keys: Sequence[str], source: str) -> datet
             continue
         parsed = _parse_datetime(value) if isinstance(value, str) else None
         if parsed is None:
-            logger.warning("%s: cannot read %s %r as a date; leaving it unset", source, key, value)
+            shown = repr(value[:100]) if isinstance(value, str) else _json_type(value)
+            logger.warning("%s: cannot read %s %s as a date; leaving it unset", source, key, shown)
         return parsed
     return None
 
@@ -714,17 +908,22 @@ def _parse_datetime(value: str | None) -> datetime | None:
     except ValueError:
         try:
             parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):  # Overflow: a huge year
             return None
     return _utc(parsed)
 
 
 def _utc(value: datetime | None) -> datetime | None:
+    """`value` in UTC (naive means UTC already); None if UTC is out of datetime's range, as
+    for a template's placeholder 0001-01-01T00:00:00+01:00."""
     if value is None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _clean_str(value: object) -> str | None:

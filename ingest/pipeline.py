@@ -19,7 +19,7 @@ from enum import StrEnum
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from ingest.chunking import Chunker, embedding_text
+from ingest.chunking import Chunker
 from ingest.loaders import Loaded, LoadFailure, LoadItem
 from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import InputError
@@ -168,7 +168,9 @@ class Ingester:
         chunks = self._chunker.chunk(article)
         if not chunks:
             raise InputError(f"{article.id} has no body text to store.")
-        vectors = self._embedder.embed_documents([embedding_text(article, c.text) for c in chunks])
+        vectors = self._embedder.embed_documents(
+            [self._chunker.embedding_text(article, c.text) for c in chunks]
+        )
         self._index.upsert_articles([(article, chunks, vectors)])
         if self._tracker is not None:
             self._tracker.stored_as_lead(article)
@@ -218,7 +220,7 @@ class Ingester:
 
     def _embed(self, prepared: _Prepared, failed: threading.Event) -> Vectors | None:
         texts = [
-            embedding_text(item.article, c.text)
+            self._chunker.embedding_text(item.article, c.text)
             for _, item, _, chunks in prepared.chunked
             for c in chunks
         ]

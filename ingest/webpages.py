@@ -83,7 +83,7 @@ def _page_article(result: FetchResult, *, source: str, scope: str) -> LoadItem:
         # The HTTP header names the page's encoding; the loader only sees <meta> tags.
         try:
             html = result.content.decode(result.charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # "undefined" raises UnicodeError, not a decode one
             log.debug("%s: declared charset %s does not decode it", source, result.charset)
     item = extract_html(html, url=result.url, scope=scope, source=source)
     if isinstance(item, Loaded):

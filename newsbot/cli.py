@@ -249,7 +249,9 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
     # Streamed: each file is read when the pipeline reaches it, so memory does not grow
     # with the batch, and a file that cannot be read fails alone.
     items = itertools.chain(
-        _load_each(files, state.settings.max_file_bytes), _load_urls(urls, state.settings)
+        files.skipped,  # symbolic links a directory walk does not follow, each with its reason
+        _load_each(files, state.settings.max_file_bytes),
+        _load_urls(urls, state.settings),
     )
     from tqdm import tqdm
 
@@ -394,18 +396,19 @@ def search(
 def extract(state: _State, paths: tuple[Path, ...], as_json: bool) -> None:
     """Show what ingest would store for each file, without storing anything."""
     failed = False
-    for path in expand_paths(list(paths)):
-        for item in load_file(path, max_bytes=state.settings.max_file_bytes):
-            if isinstance(item, LoadFailure):
-                failed = True
-                if as_json:
-                    _emit({"path": item.source, "error": item.reason})
-                else:
-                    _echo(f"{item.source}: error: {item.reason}", err=True)
-            elif as_json:
-                _emit(_article_json(item.source, item.article))
+    files = expand_paths(list(paths))
+    loaded = (load_file(path, max_bytes=state.settings.max_file_bytes) for path in files)
+    for item in itertools.chain(files.skipped, itertools.chain.from_iterable(loaded)):
+        if isinstance(item, LoadFailure):
+            failed = True
+            if as_json:
+                _emit({"path": item.source, "error": item.reason})
             else:
-                _print_article(item)
+                _echo(f"{item.source}: error: {item.reason}", err=True)
+        elif as_json:
+            _emit(_article_json(item.source, item.article))
+        else:
+            _print_article(item)
     if failed and not as_json:
         sys.exit(1)
 

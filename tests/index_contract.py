@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ingest.chunking import Chunker, embedding_text
+from ingest.chunking import Chunker
 from retrieval.embedding import Embedder
 from retrieval.index import NewsIndex, SearchFilters
 from retrieval.models import Article
@@ -37,8 +37,9 @@ UNDATED = Article(title="Undated note", body="A note without a date about garden
 
 
 def store(index: NewsIndex, embedder: Embedder, article: Article, chunk_tokens: int = 12) -> int:
-    chunks = Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=0).chunk(article)
-    vectors = embedder.embed_documents([embedding_text(article, c.text) for c in chunks])
+    chunker = Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=0)
+    chunks = chunker.chunk(article)
+    vectors = embedder.embed_documents([chunker.embedding_text(article, c.text) for c in chunks])
     index.upsert_article(article, chunks, vectors)
     return len(chunks)
 

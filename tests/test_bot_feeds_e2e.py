@@ -176,7 +176,7 @@ async def test_a_bad_feed_gets_a_clear_private_error(
         reply = await inter.wait_for_response(timeout=30)
         listed = await fake_discord.invoke_slash(guild, alice, "feeds list")
         listed_reply = await listed.wait_for_response(timeout=30)
-    assert reply.ephemeral and "declares XML entities" in reply.content
+    assert reply.ephemeral and "declares a DTD" in reply.content
     assert "follows no feeds yet" in listed_reply.content
 
 

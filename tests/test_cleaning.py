@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -538,3 +539,61 @@ def test_kept_lines_are_only_stripped() -> None:
 def test_empty_input_gives_empty_body() -> None:
     out = clean_text_article(" \n\n")
     assert out == CleanedText(None, "", None, None, None, None, None, ())
+
+
+# --------------------------------------------------------------------------- hostile input
+
+# A bound on pathological behaviour, not a speed benchmark: these documents take milliseconds,
+# and took seconds each when a pattern backtracked over a run of spaces.
+SLOW_S = 1.0
+
+
+def clean_timed(text: str) -> CleanedText:
+    start = time.perf_counter()
+    out = clean_text_article(text)
+    elapsed = time.perf_counter() - start
+    assert elapsed < SLOW_S, f"cleaning took {elapsed:.2f}s"
+    return out
+
+
+def kept_lines(out: CleanedText) -> list[str]:
+    return sorted(out.body.splitlines() + ([out.title] if out.title else []))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "A{run}x{i}",  # the byline pattern's org and name, as the issue found it
+        "By{run}x{i}",
+        "By Jane{half}and{half}x{i}",  # a list of names
+        "By Jane{half}|{half}x{i}",  # a byline's outlet
+        "Photo{run}x{i}",  # a photo credit
+        "(AP{run}x{i}",  # and a bracketed one
+        "({run}x{i}",
+        "A{tabs}x{i}",
+    ],
+)
+def test_runs_of_spaces_cost_linear_time_and_stay_content(shape: str) -> None:
+    # 1,990 characters: lines this long are still matched against every pattern.
+    lines = [shape.format(run=" " * 1980, half=" " * 985, tabs="\t" * 1980, i=i) for i in range(12)]
+    out = clean_timed("\n".join(lines))
+    assert kept_lines(out) == sorted(lines)
+    assert {removed.reason for removed in out.removed} <= {"title"}
+
+
+def test_a_long_run_of_spaces_does_not_hide_a_byline() -> None:
+    out = clean_timed(f"Reuters{' ' * 1900}reporter Jane Doe\n{P1}")
+    assert (out.author, out.outlet, out.body) == ("Jane Doe", "Reuters", P1)
+
+
+def test_lines_longer_than_any_chrome_are_kept_without_matching() -> None:
+    lines = [f"A{' ' * 8000}x{i}" for i in range(12)]  # the issue's 8,000 spaces
+    out = clean_timed("\n".join([P1, *lines]))
+    assert out.body.splitlines() == [P1, *lines]
+    assert out.removed == ()
+
+
+def test_a_header_field_with_a_huge_run_of_spaces_is_read_quickly() -> None:
+    out = clean_timed(f"Author: Jane{' ' * 20_000}and Bob Smith\n{P1}")
+    assert out.author == "Jane and Bob Smith"
+    assert out.body == P1

@@ -221,4 +221,23 @@ def test_one_unreadable_file_fails_alone_and_the_batch_is_stored(
     failed = {
         Path(i["source"]).name: i["reason"] for i in report["items"] if i["status"] == "failed"
     }
-    assert "nested.json" in failed and failed["nested.json"]
+    assert failed.get("nested.json")
+
+
+def test_a_directory_ingest_does_not_follow_a_link_out_of_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "seed.txt").write_bytes(SEED.read_bytes())
+    secret = tmp_path / "secret.env"
+    secret.write_text("DISCORD_TOKEN=abc.def.ghi\n" * 40, encoding="utf-8")
+    (news / "story.txt").symlink_to(secret)
+    result = cli.invoke(main, ["ingest", "--json", str(news)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == 1
+    [skipped] = [i for i in report["items"] if i["status"] == "failed"]
+    assert skipped["source"].endswith("story.txt") and "never follows" in skipped["reason"]
+    stored = cli.invoke(main, ["search", "--json", "DISCORD_TOKEN abc"]).stdout
+    assert "abc.def.ghi" not in stored

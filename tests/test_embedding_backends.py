@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.chunking import Chunker, embedding_text
+from ingest.chunking import Chunker
 from ingest.loaders import load_file
 from ingest.services import build_services
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
@@ -222,8 +222,9 @@ def test_the_onnx_backend_answers_with_verified_quotes(
 def test_chunks_fit_the_model_with_an_exported_backend(onnx_embedder: OnnxEmbedder) -> None:
     body = " ".join(NEWS[:6])
     article = Article(title="A long headline about the news of the week " * 3, body=body)
-    chunks = Chunker(onnx_embedder, chunk_tokens=200, overlap_tokens=40).chunk(article)
-    texts = [embedding_text(article, c.text) for c in chunks]
+    chunker = Chunker(onnx_embedder, chunk_tokens=200, overlap_tokens=40)
+    chunks = chunker.chunk(article)
+    texts = [chunker.embedding_text(article, c.text) for c in chunks]
     assert len(chunks) > 1
     assert max(onnx_embedder.count_tokens(texts)) <= onnx_embedder.max_tokens
 

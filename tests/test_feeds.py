@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import gzip
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
 
-from ingest.feeds import FeedError, FeedPoller, FeedStore, parse_feed
+from ingest.feeds import FeedError, FeedPoller, FeedStore, PollResult, parse_feed
 from ingest.fetching import Fetcher, FetchError
+from ingest.loaders import LoadItem
 from ingest.pipeline import Status
-from ingest.services import Services
+from ingest.services import Services, build_services
+from retrieval.settings import Settings
 from tests.conftest import SHARED_DATA
-from tests.web_server import WebServer
+from tests.web_server import WebServer, wait_until
 
 BENCH = SHARED_DATA / "article-extraction-benchmark"
 BENCH_PAGES = (
@@ -123,6 +128,17 @@ def make_poller(services: Services, clock: Clock, tmp_path: Path) -> FeedPoller:
 
 def titles(services: Services) -> set[str]:
     return {a.title for a in services.index.list_articles()}
+
+
+def follow_two_empty_feeds(web: WebServer, poller: FeedPoller) -> tuple[str, str]:
+    """Coast Gazette, then Valley Courier (with an ETag), followed with no entries yet."""
+    coast = web.add("/coast", rss([]), content_type="application/rss+xml")
+    valley = web.add(
+        "/valley", rss([], "Valley Courier"), content_type="application/rss+xml", etag='"v1"'
+    )
+    poller.add(coast)
+    poller.add(valley)
+    return coast, valley
 
 
 def test_rss_with_full_content_is_ingested_without_fetching_pages(
@@ -312,32 +328,52 @@ def test_entry_pages_that_fail_are_retried_then_given_up(
     assert len(web.hits("/h")) == 1
 
 
+_ENTITY_BOMB = (
+    '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    '<rss version="2.0"><channel><title>&c;</title></channel></rss>'
+)
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
-        (
-            '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
-            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-            '<rss version="2.0"><channel><title>&c;</title></channel></rss>',
-            "application/rss+xml",
-            "declares XML entities",
-        ),
+        (_ENTITY_BOMB, "application/rss+xml", "declares a DTD"),
+        # Once read past the refusal: the entities hid behind the encoding's NULs.
+        (_ENTITY_BOMB.encode("utf-32"), "application/rss+xml", "declares a DTD"),
+        (_ENTITY_BOMB.encode("utf-32-be"), "application/rss+xml", "declares a DTD"),
+        (_ENTITY_BOMB.encode("utf-16-le"), "application/rss+xml", "declares a DTD"),
         (
             '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
             '<rss version="2.0"><channel><title>&x;</title></channel></rss>',
             "application/rss+xml",
-            "declares XML entities",
+            "declares a DTD",
         ),
         ("<html><body><p>Not a feed</p></body></html>", "text/html", "is text/html, not a feed"),
         ("just some words", "text/plain", "is not an RSS or Atom feed"),
+        (
+            '<?xml version="1.0" encoding="undefined"?>'
+            '<rss version="2.0"><channel><title>Coast Gazette</title></channel></rss>',
+            "application/rss+xml",
+            "could not be read as a feed",
+        ),
     ],
-    ids=["entity-bomb", "external-entity", "html", "text"],
+    ids=[
+        "entity-bomb",
+        "entity-bomb-utf32",
+        "entity-bomb-utf32-no-bom",
+        "entity-bomb-utf16-no-bom",
+        "external-entity",
+        "html",
+        "text",
+        "unknown-encoding",
+    ],
 )
 def test_bad_feeds_are_refused_and_nothing_is_stored(
     web: WebServer,
     poller: FeedPoller,
     services: Services,
-    body: str,
+    body: str | bytes,
     content_type: str,
     message: str,
 ) -> None:
@@ -367,3 +403,174 @@ def test_removed_feeds_are_no_longer_polled(
     assert poller.remove(feed) is not None and poller.feeds() == []
     clock.advance(INTERVAL)
     assert poller.poll_due() == [] and len(web.hits("/rss")) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "outcome"),
+    [
+        # Each of these once raised out of the poll and stopped every feed after it.
+        (page("bridge"), "text/html; charset=undefined", "Broken"),
+        ("[" * 100_000 + "]" * 100_000, "application/json", "the JSON is nested too deeply"),
+        (
+            json.dumps(
+                {
+                    "title": "Bridge closed",
+                    "body": " ".join(STORIES["bridge"]),
+                    "published": "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+                }
+            ),
+            "application/json",
+            "Broken",
+        ),
+        # What no loader foresaw (here: a bug, simulated) fails that entry alone too.
+        (page("bridge"), "text/html", "the entry could not be read (RuntimeError"),
+    ],
+    ids=["charset-undefined", "deep-json", "year-1-date", "unforeseen-crash"],
+)
+def test_a_hostile_entry_page_is_read_or_fails_alone(
+    web: WebServer,
+    poller: FeedPoller,
+    services: Services,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+    content_type: str,
+    outcome: str,
+) -> None:
+    """`outcome`: the title the entry is stored under (the feed's), or how its failure
+    starts."""
+    coast, valley = follow_two_empty_feeds(web, poller)
+    broken = web.add("/broken", body, content_type=content_type)
+    if outcome.startswith("the entry could not be read"):
+        real = FeedPoller._load_entry
+
+        def crashing(self: FeedPoller, entry: Any, *args: Any) -> LoadItem:
+            if entry.link == broken:
+                raise RuntimeError("an unforeseen bug")
+            return real(self, entry, *args)
+
+        monkeypatch.setattr(FeedPoller, "_load_entry", crashing)
+    harbour = web.add("/h", page("harbour"))
+    coast_items = [
+        {"title": "Harbour", "link": harbour, "date": rfc822(START)},
+        {"title": "Broken", "link": broken, "date": rfc822(START)},
+    ]
+    web.add("/coast", rss(coast_items), content_type="application/rss+xml")
+    library = web.add("/l", page("library"))
+    valley_items = [{"title": "Library", "link": library, "date": rfc822(START)}]
+    web.add("/valley", rss(valley_items, "Valley Courier"), content_type="application/rss+xml")
+
+    clock.advance(INTERVAL)
+    coast_result, valley_result = poller.poll_due()
+    assert (coast_result.feed.url, valley_result.feed.url) == (coast, valley)
+    assert (valley_result.error, valley_result.ingested) == (None, 1)
+    assert coast_result.error is None and coast_result.feed.failures == 0
+    failed = [i for i in coast_result.report.items if i.status is Status.FAILED]
+    if outcome.startswith("the "):
+        [failure] = failed
+        assert failure.source == broken and (failure.reason or "").startswith(outcome)
+        assert titles(services) == {"Harbour", "Library"}
+        assert coast_result.feed.last_error == f"{broken}: {failure.reason}"
+        clock.advance(INTERVAL)
+        poller.poll_due()  # the failed entry is retried like any failed page; not the others
+        fetched = 0 if "RuntimeError" in outcome else 2  # the simulated bug comes before it
+        assert (len(web.hits("/broken")), len(web.hits("/h")), len(web.hits("/l"))) == (
+            fetched,
+            1,
+            1,
+        )
+    else:
+        assert failed == []
+        assert titles(services) == {"Harbour", "Library", outcome}
+
+
+def test_a_non_ascii_etag_is_not_sent_back(
+    web: WebServer, poller: FeedPoller, services: Services, clock: Clock
+) -> None:
+    coast = web.add("/coast", rss([]), content_type="application/rss+xml", etag='"caf\u00e9"')
+    valley = web.add("/valley", rss([], "Valley Courier"), content_type="application/rss+xml")
+    poller.add(coast)
+    poller.add(valley)
+    items = [{"title": "Harbour", "link": web.add("/h", page("harbour")), "date": rfc822(START)}]
+    web.add("/coast", rss(items), content_type="application/rss+xml", etag='"caf\u00e9"')
+
+    clock.advance(INTERVAL)
+    coast_result, valley_result = poller.poll_due()
+    assert (coast_result.error, coast_result.ingested) == (None, 1)
+    assert "If-None-Match" not in web.hits("/coast")[-1].headers  # read in full instead
+    assert valley_result.error is None
+    assert titles(services) == {"Harbour"}
+
+
+def test_a_feed_failing_for_weeks_waits_a_day_at_most(
+    web: WebServer, poller: FeedPoller, clock: Clock
+) -> None:
+    coast, valley = follow_two_empty_feeds(web, poller)
+    web.add("/coast", "down for maintenance", status=503, content_type="text/plain")
+    waits = []
+    for _ in range(40):  # past the 37 doublings of the interval that overflow timedelta
+        clock.now = poller.feeds()[0].next_poll
+        results = poller.poll_due()
+        failed = results[0].feed
+        waits.append(failed.next_poll - clock.now)
+    assert waits[:3] == [timedelta(seconds=INTERVAL * n) for n in (2, 4, 8)]
+    assert max(waits) == waits[-1] == timedelta(days=1)
+    assert (failed.url, failed.failures) == (coast, 40)
+    assert "503" in (failed.last_error or "")
+    assert [r.feed.url for r in results] == [coast, valley]
+    assert results[1].not_modified  # the other feed is polled as usual
+
+
+def test_a_feed_whose_articles_cannot_be_stored_fails_alone_and_loses_nothing(
+    web: WebServer,
+    poller: FeedPoller,
+    services: Services,
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    coast, valley = follow_two_empty_feeds(web, poller)
+    items = [{"title": "Harbour", "link": web.add("/h", page("harbour")), "date": rfc822(START)}]
+    web.add("/coast", rss(items), content_type="application/rss+xml")
+    services.close()  # the index may no longer be written
+
+    clock.advance(INTERVAL)
+    coast_result, valley_result = poller.poll_due()
+    assert (coast_result.feed.url, valley_result.feed.url) == (coast, valley)
+    assert coast_result.error is not None and "read-only (or closed)" in coast_result.error
+    status = coast_result.feed
+    assert (status.failures, status.last_error) == (1, coast_result.error)
+    assert status.next_poll == clock.now + timedelta(seconds=2 * INTERVAL)
+    assert valley_result.not_modified
+
+    reopened = build_services(settings)
+    clock.now = status.next_poll
+    [recovered, _] = make_poller(reopened, clock, tmp_path).poll_due()
+    assert (recovered.error, recovered.ingested, recovered.feed.failures) == (None, 1, 0)
+    assert titles(reopened) == {"Harbour"}
+
+
+def test_polls_go_on_while_a_feed_is_added(
+    web: WebServer, poller: FeedPoller, services: Services, clock: Clock
+) -> None:
+    valley = web.add(
+        "/valley", rss([], "Valley Courier"), content_type="application/rss+xml", etag='"v1"'
+    )
+    poller.add(valley)
+    slow = web.add("/slow", page("harbour"), delay=3.0)
+    items = [{"title": "Harbour", "link": slow, "date": rfc822(START)}]
+    coast = web.add("/coast", rss(items), content_type="application/rss+xml")
+
+    clock.advance(INTERVAL)
+    added: list[PollResult] = []
+    adding = threading.Thread(target=lambda: added.append(poller.add(coast)))
+    adding.start()
+    assert wait_until(lambda: bool(web.hits("/slow")))
+    [polled] = poller.poll_due()  # while the new feed's entry page is still on its way
+    assert (polled.feed.url, polled.not_modified) == (valley, True)
+    assert adding.is_alive()
+    adding.join(timeout=30)
+    [result] = added
+    assert (result.feed.url, result.ingested) == (coast, 1)
+    assert titles(services) == {"Harbour"}
+    assert {f.url for f in poller.feeds()} == {valley, coast}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -69,3 +70,35 @@ def test_a_link_that_is_not_a_feed_is_refused(cli: CliRunner, web: WebServer) ->
     assert result.exit_code == 2
     assert result.stderr.strip() == f"newsbot: {url} is text/html, not a feed or plain text"
     assert json.loads(cli.invoke(main, ["feeds", "list", "--json"]).stdout) == {"feeds": []}
+
+
+def test_a_feed_that_breaks_the_parser_is_shown_failing_and_the_others_are_polled(
+    cli: CliRunner, web: WebServer
+) -> None:
+    coast = web.add("/coast", rss([]), content_type="application/rss+xml")
+    valley = web.add("/valley", rss([], "Valley Courier"), content_type="application/rss+xml")
+    for feed in (coast, valley):
+        assert cli.invoke(main, ["feeds", "add", feed]).exit_code == 0
+    # feedparser itself crashes on a declared encoding that Python cannot decode with.
+    undecodable = rss([]).replace('encoding="UTF-8"', 'encoding="undefined"')
+    web.add("/coast", undecodable, content_type="application/rss+xml")
+    library = web.add("/l", page("library"))
+    items = [{"title": "Library hours", "link": library, "date": "Tue, 05 Mar 2024 11:00:00 GMT"}]
+    web.add("/valley", rss(items, "Valley Courier"), content_type="application/rss+xml")
+
+    polled = cli.invoke(main, ["feeds", "poll", "--all"])
+    assert polled.exit_code == 0, polled.output
+    reason = (
+        f"{coast} could not be read as a feed (UnicodeError: decoding with 'undefined' codec "
+        "failed (UnicodeError: undefined encoding))"
+    )
+    assert polled.stdout.splitlines() == [
+        f"Polled Coast Gazette: failed: {reason}",
+        f"Polled Valley Courier ({valley}): added 1, updated 0, unchanged 0, failed 0.",
+    ]
+    listed = cli.invoke(main, ["feeds", "list"]).stdout
+    assert "0 articles ingested · last success " in listed
+    assert "· failing (1 in a row), next try " in listed
+    assert re.search(rf"\n  last error [\d-]+ [\d:]+ UTC: {re.escape(reason)}\n", listed)
+    [failing, _] = json.loads(cli.invoke(main, ["feeds", "list", "--json"]).stdout)["feeds"]
+    assert (failing["url"], failing["failures"], failing["last_error"]) == (coast, 1, reason)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
 
 import httpcore
 import pytest
 
 from ingest.fetching import (
+    MAX_CONNECT_ATTEMPTS,
     AddressGuard,
     BlockedAddressError,
     Fetcher,
@@ -23,6 +26,8 @@ from retrieval.errors import InputError
 from tests.web_server import WebServer
 
 PAGE = "<html><head><title>Hi</title></head><body><p>Hello there.</p></body></html>"
+# How long past its deadline a fetch may take to give up: loose, for a loaded machine.
+LATE = 0.75
 
 
 class SpyBackend(httpcore.NetworkBackend):
@@ -41,7 +46,7 @@ class SpyBackend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         self.connected.append((host, port))
-        assert host == "127.0.0.1", f"a test connected to {host}"
+        assert ipaddress.ip_address(host).is_loopback, f"a test connected to {host}"
         return self.inner.connect_tcp(host, port, timeout=timeout)
 
     def sleep(self, seconds: float) -> None:
@@ -259,6 +264,126 @@ def test_a_server_dripping_bytes_hits_the_deadline(web: WebServer, spy: SpyBacke
     url = web.add("/drip", stream=(b"<p>x</p>", 200, 0.05))
     with pytest.raises(FetchError, match=r"took more than 0\.3 s to download"):
         fetcher(spy, deadline=0.3).fetch(url)
+
+
+def deadline_error(seconds: float) -> str:
+    return rf"took more than {seconds:g} s to download: .* try again later"
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections (the kernel completes them) and never
+    answers: nothing reads or writes on them."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_headers_trickled_a_byte_at_a_time_hit_the_deadline(
+    web: WebServer, spy: SpyBackend
+) -> None:
+    url = web.add("/trickle", PAGE, trickle=0.2)  # each byte well within the read timeout
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=deadline_error(1.0)) as info:
+        fetcher(spy, deadline=1.0).fetch(url)
+    assert time.monotonic() - started < 1.0 + LATE
+    assert isinstance(info.value, InputError)  # a message fit to show
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])  # https: stuck in the TLS handshake
+def test_a_server_that_never_answers_hits_the_deadline(
+    spy: SpyBackend, silent_port: int, scheme: str
+) -> None:
+    slow = fetcher(spy, deadline=1.0, connect_timeout=3.0, read_timeout=3.0)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=deadline_error(1.0)):
+        slow.fetch(f"{scheme}://127.0.0.1:{silent_port}/")
+    assert time.monotonic() - started < 1.0 + LATE
+
+
+def test_the_deadline_covers_every_redirect_hop(web: WebServer, spy: SpyBackend) -> None:
+    web.add("/end", PAGE, delay=0.6)
+    for path, target in (("/hop1", "/hop2"), ("/hop2", "/hop3"), ("/hop3", "/end")):
+        web.add(path, status=302, content_type=None, headers={"Location": target}, delay=0.6)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"/hop2 took more than 1 s to download"):
+        fetcher(spy, deadline=1.0).fetch(web.url("/hop1"))
+    assert time.monotonic() - started < 1.0 + LATE
+    assert web.hits("/hop3") == []
+
+
+def test_resolving_the_name_counts_against_the_deadline(web: WebServer, spy: SpyBackend) -> None:
+    answered = threading.Event()
+
+    def slow_dns(host: str, port: int) -> Sequence[str]:
+        answered.wait(5.0)
+        return ["127.0.0.1"]
+
+    web.add("/story", PAGE)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match=deadline_error(1.0)):
+            fetcher(spy, resolver=slow_dns, deadline=1.0).fetch(
+                f"http://slow-dns.example:{web.port}/story"
+            )
+        assert time.monotonic() - started < 1.0 + LATE
+    finally:
+        answered.set()  # lets the abandoned lookup finish
+    assert spy.connected == []
+
+
+def test_connect_attempts_are_capped(spy: SpyBackend) -> None:
+    port = closed_port()
+    many = [f"127.0.0.{n}" for n in range(2, 10)]  # loopback: refused at once, nothing leaves
+    dns = fake_dns({"many.example": many})
+    with pytest.raises(FetchError, match=r"cannot connect to many\.example"):
+        fetcher(spy, resolver=dns).fetch(f"http://many.example:{port}/")
+    assert spy.connected == [(address, port) for address in many[:MAX_CONNECT_ATTEMPTS]]
+
+
+class BlackHoleBackend(httpcore.NetworkBackend):
+    """Every connect attempt hangs for its whole timeout, as to an address that drops
+    packets, then times out; nothing touches the network."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        self.timeouts.append(timeout)
+        time.sleep(timeout or 0.0)
+        raise httpcore.ConnectTimeout("timed out")
+
+
+def test_each_connect_attempt_gets_at_most_the_time_left() -> None:
+    black_hole = BlackHoleBackend()
+    dns = fake_dns({"dark.example": [f"127.0.0.{n}" for n in range(2, 10)]})
+    dark = Fetcher(
+        allow_loopback=True,
+        resolver=dns,
+        connect_timeout=0.6,
+        deadline=1.0,
+        network_backend=black_hole,
+    )
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=deadline_error(1.0)):
+        dark.fetch("http://dark.example/")
+    assert time.monotonic() - started < 1.0 + LATE
+    first, second = black_hole.timeouts  # the deadline passed during the second attempt
+    assert first == 0.6 and second is not None and second < 0.41
 
 
 def test_an_oversized_body_is_refused(web: WebServer, spy: SpyBackend) -> None:

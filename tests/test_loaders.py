@@ -855,3 +855,211 @@ def test_load_bytes_rejects_binary_and_empty() -> None:
     assert failure(only(load_bytes(png, name="photo", max_bytes=MAX))).reason == (
         "looks like a PNG image, not text"
     )
+
+
+# --------------------------------------------------------------------------- symbolic links
+
+
+def test_a_folder_ingest_does_not_follow_a_link_out_of_the_folder(tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret.env", "DISCORD_TOKEN=abc.def.ghi\n")
+    outside = write(tmp_path / "elsewhere/story.txt", "x")
+    root = tmp_path / "news"
+    real = write(root / "real.txt", "x")
+    (root / "story.txt").symlink_to(secret)
+    (root / "sub").mkdir()
+    (root / "sub/other.txt").symlink_to(outside)
+    (root / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
+
+    got = expand_paths([root])
+
+    assert got == [real]
+    assert [(s.source, s.reason) for s in got.skipped] == [
+        (
+            str(root / path),
+            "skipped: a symbolic link to a file outside the folder being ingested, which a "
+            "folder ingest never follows; name the file itself to ingest it",
+        )
+        for path in ("story.txt", "sub/other.txt")
+    ]
+
+
+def test_links_inside_the_folder_are_not_followed_either(tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    real = write(root / "real.txt", "x")
+    write(root / ".hidden.txt", "x")
+    (root / "again.txt").symlink_to(real)  # loaded as real.txt: dropped without a word
+    (root / "unhide.txt").symlink_to(root / ".hidden.txt")  # would defeat the hidden rule
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+
+    got = expand_paths([root])
+
+    assert got == [real]
+    assert [(Path(s.source).name, s.reason) for s in got.skipped] == [
+        (
+            "loop.txt",
+            "skipped: a symbolic link that does not lead to a file; name the file itself to "
+            "ingest it",
+        ),
+        (
+            "unhide.txt",
+            "skipped: a symbolic link to a file the folder ingest leaves out; name the file "
+            "itself to ingest it",
+        ),
+    ]
+
+
+def test_a_link_named_on_its_own_is_followed(tmp_path: Path) -> None:
+    target = write(tmp_path / "drafts/story.txt", "\n".join(PARAGRAPHS))
+    link = tmp_path / "story.txt"
+    link.symlink_to(target)
+    assert expand_paths([link]) == [link]
+    assert loaded(only(load_file(link, max_bytes=MAX))).article.body == "\n".join(PARAGRAPHS)
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_deeply_nested_json_is_one_failure_not_a_crash(tmp_path: Path) -> None:
+    for name, data in [("deep.json", b"[" * 100_000), ("sniffed", b'{"a":' * 100_000)]:
+        item = failure(only(load_bytes(data, name=name, max_bytes=MAX)))
+        assert item.reason == (
+            "the JSON is nested too deeply to read: an article is one object of text fields, "
+            "so remove the extra levels of brackets"
+        )
+
+
+def test_a_deeply_nested_jsonl_line_fails_alone(tmp_path: Path) -> None:
+    lines = [json.dumps(mh_item(title="First")), "[" * 100_000, json.dumps(mh_item(title="Last"))]
+    path = write(tmp_path / "feed.jsonl", "\n".join(lines))
+    got = load_file(path, max_bytes=MAX)
+    assert [(i.source, loaded(i).article.title) for i in (got[0], got[2])] == [
+        (f"{path}#line 1", "First"),
+        (f"{path}#line 3", "Last"),
+    ]
+    assert failure(got[1]).reason.startswith("the JSON is nested too deeply to read")
+
+
+def test_a_number_too_long_to_convert_is_a_failure(tmp_path: Path) -> None:
+    data = f'[{{"title": "A", "body": "B", "views": {"9" * 5000}}}]'.encode()
+    item = failure(only(load_bytes(data, name="n.json", max_bytes=MAX)))
+    assert item.reason == "the JSON holds a number too long to read: remove it"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
+        "9999-12-31T23:30:00-05:00",  # after year 9999
+        "Mon, 01 Jan 99999999999999999999 00:00:00 +0100",
+    ],
+)
+def test_a_date_beyond_the_calendar_is_left_unset(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path / "d.json", json.dumps([mh_item(published_at=value), mh_item()]))
+    first, second = (loaded(i).article for i in load_file(path, max_bytes=MAX))
+    assert first.published is None
+    assert second.published == datetime(2023, 11, 27, 8, 45, 59, tzinfo=UTC)
+
+
+def test_a_page_dated_year_one_still_loads() -> None:
+    head = '<meta property="article:published_time" content="0001-01-01T00:00:00+05:00">'
+    item = loaded(only(load_bytes(page(head).encode(), name="p.html", max_bytes=MAX)))
+    assert item.article.body == "\n".join(PARAGRAPHS)
+
+
+def test_a_lone_surrogate_fails_its_item_and_the_rest_load(tmp_path: Path) -> None:
+    # json.dumps writes the escapes "\ud800", which json.loads turns back into lone surrogates.
+    items = [
+        mh_item(title="First"),
+        mh_item(title="Broken \ud800 title", url=None),
+        mh_item(title="Broken outlet", source="Gazette \udfff"),
+        mh_item(title="Last"),
+    ]
+    path = write(tmp_path / "s.json", json.dumps(items))
+    got = load_file(path, max_bytes=MAX)
+    assert [loaded(i).article.title for i in (got[0], got[3])] == ["First", "Last"]
+    assert [failure(i).reason for i in got[1:3]] == [
+        f"the article's {name} holds an invalid character (a lone surrogate, such as the "
+        "escape \\ud800): remove it"
+        for name in ("title", "outlet")
+    ]
+
+
+def test_pasted_text_with_a_lone_surrogate_is_a_failure() -> None:
+    text = f"{PARAGRAPHS[0]}\nBroken \ud800 {PARAGRAPHS[1]}"
+    item = failure(article_from_text(text, source="pasted"))
+    assert item.reason.startswith("holds text that is not valid Unicode")
+
+
+def test_a_page_declaring_a_charset_that_cannot_decode_falls_back() -> None:
+    head = '<meta charset="undefined"><title>Caf\xe9 news</title>'
+    data = page(head).encode("cp1252")  # not UTF-8, so the declared charset is tried
+    item = loaded(only(load_bytes(data, name="p.html", max_bytes=MAX)))
+    assert item.article.title == "Café news"
+
+
+def test_a_name_with_a_nul_is_a_failure() -> None:
+    item = failure(only(load_file(Path("story\x00.txt"), max_bytes=MAX)))
+    assert item.reason == "cannot read file: its name contains a NUL character"
+
+
+def test_a_row_of_comments_is_sniffed_in_linear_time() -> None:
+    # 24 comments and no element: the old pattern took seconds, and twice as long per comment.
+    start = time.perf_counter()
+    item = loaded(only(load_bytes(b"<!-- -->" * 24 + b" x", name="upload", max_bytes=MAX)))
+    assert time.perf_counter() - start < 1.0
+    assert item.article.body == "<!-- -->" * 24 + " x"
+
+
+# --------------------------------------------------------------------------- DTDs
+
+_BOMB = (
+    '<?xml version="1.0" encoding="{encoding}"?>'
+    '<!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    '<rss version="2.0"><channel><title>&b;</title></channel></rss>'
+)
+_FEED = (
+    '<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>Dev</title>'
+    "<item><description><![CDATA[Start a page with <!DOCTYPE html>.]]></description></item>"
+    "</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-8", b""),
+        ("utf-8", codecs.BOM_UTF8),
+        ("utf-16-le", b""),
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", b""),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-32-le", b""),
+        ("utf-32-le", codecs.BOM_UTF32_LE),
+        ("utf-32-be", b""),
+        ("utf-32-be", codecs.BOM_UTF32_BE),
+        ("cp037", b""),  # EBCDIC
+        ("utf-7", b""),
+    ],
+)
+def test_a_dtd_is_found_in_any_encoding(encoding: str, bom: bytes) -> None:
+    name = encoding.removesuffix("-le").removesuffix("-be")
+    assert loaders.declares_dtd(bom + _BOMB.format(encoding=name).encode(encoding))
+    # A DTD quoted in an item's content is text, not a declaration.
+    assert not loaders.declares_dtd(bom + _FEED.format(encoding=name).encode(encoding))
+
+
+def test_a_dtd_is_found_in_the_charset_the_server_names() -> None:
+    data = _BOMB.replace(' encoding="{encoding}"', "").encode("cp500")
+    assert loaders.declares_dtd(data, content_type="application/rss+xml; charset=cp500")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<!-- <!DOCTYPE rss [<!ENTITY a "aaaa">]> --><rss>&a;</rss>',  # feedparser reads it
+        b'<?xml version="1.0"?>\n<!doctype rss SYSTEM "rss.dtd">\n<rss/>',
+        b'<!-- never closed <!ENTITY a "aaaa">',
+    ],
+)
+def test_a_dtd_anywhere_before_the_first_element_is_found(data: bytes) -> None:
+    assert loaders.declares_dtd(data)

@@ -2,7 +2,8 @@
 
 It listens on 127.0.0.1 only (random port) and serves what a test registers: pages, feeds
 (honouring If-None-Match / If-Modified-Since), redirects, a slow endpoint, bodies streamed
-without a length, and so on. Every request is recorded. Nothing here opens a connection.
+without a length, status lines and headers trickled a byte at a time, and so on. Every
+request is recorded. Nothing here opens a connection.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -25,6 +27,8 @@ class Route:
     delay: float = 0.0  # seconds before the response starts
     # Streamed in pieces without Content-Length: (piece, how many times, pause between).
     stream: tuple[bytes, int, float] | None = None
+    # Seconds between the bytes of the status line and headers (0: sent at once).
+    trickle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class WebServer:
         if route.stream is not None:
             self._stream(handler, route, headers)
             return
+        if route.trickle:
+            self._trickle(handler, route, headers)
+            return
         self._send(handler, route.status, route.body, headers)
 
     def _send(
@@ -133,6 +140,24 @@ class WebServer:
                     break
         except OSError:
             pass  # the client stopped reading (as it should, at its limit)
+        handler.close_connection = True
+
+    def _trickle(
+        self, handler: BaseHTTPRequestHandler, route: Route, headers: dict[str, str]
+    ) -> None:
+        lines = [f"HTTP/1.1 {route.status} {HTTPStatus(route.status).phrase}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines += [f"Content-Length: {len(route.body)}", "Connection: close"]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            for index in range(len(head)):
+                handler.wfile.write(head[index : index + 1])
+                handler.wfile.flush()
+                if self._stop.wait(route.trickle):
+                    return
+            handler.wfile.write(route.body)
+        except OSError:
+            pass  # the client gave up waiting (as it should, at its deadline)
         handler.close_connection = True
 
 
