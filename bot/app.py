@@ -1,5 +1,6 @@
-"""The Discord bot: services built at the entry point are injected here; features are cogs
-loaded as extensions."""
+"""The Discord bot: services built at the entry point are injected here, with the thread
+pools, cooldowns and quotas the bot builds from their settings; features are cogs loaded as
+extensions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from discord.ext import commands
 
 from bot.cooldown import UserCooldown
 from bot.errors import NewsCommandTree
+from bot.quotas import HourlyQuota
+from bot.workers import Workers
 from ingest.services import Services
 from retrieval.errors import ConfigError
 
@@ -37,9 +40,13 @@ class NewsBot(commands.Bot):
             help_command=None,
             guild_ready_timeout=guild_ready_timeout,
         )
+        settings = services.settings
         self.services = services
-        self.settings = services.settings
-        self.cooldown = UserCooldown(services.settings.ask_cooldown_seconds)
+        self.settings = settings
+        self.workers = Workers.from_settings(settings)
+        self.cooldown = UserCooldown(settings.ask_cooldown_seconds)
+        self.sources_cooldown = UserCooldown(settings.sources_cooldown_seconds)
+        self.ingest_quota = HourlyQuota(settings.ingests_per_server_per_hour, "/ingest")
         self._sync_global = sync_global
 
     async def setup_hook(self) -> None:
@@ -66,6 +73,22 @@ class NewsBot(commands.Bot):
         # No prefix commands: mentions are answered by the ask cog's listener.
         return
 
+    async def close(self) -> None:
+        """Take no new work, give the work in progress until the deadline
+        (NEWSBOT_SHUTDOWN_GRACE_SECONDS) and abandon what is left, then disconnect."""
+        if not self.workers.closed:
+            self.workers.close()
+            # Unloaded first, so that cogs stop their background work now: a feed poll in
+            # progress ends after its current feed. Commands run meanwhile are told the bot
+            # is restarting (bot/errors.py).
+            for extension in tuple(self.extensions):
+                try:
+                    await self.unload_extension(extension)
+                except Exception:
+                    log.exception("Unloading %s failed", extension)
+            await self.workers.finish(self.settings.shutdown_grace_seconds)
+        await super().close()
+
 
 def warm_up(services: Services) -> None:
     """Load the model and open the index before connecting, so the first /ask is fast."""
@@ -74,7 +97,8 @@ def warm_up(services: Services) -> None:
 
 
 async def serve(services: Services, token: str, *, sync_global: bool = False) -> None:
-    """Run until the bot stops, SIGTERM or Ctrl-C; then close cleanly."""
+    """Run until the bot stops, SIGTERM or Ctrl-C; then close within the shutdown deadline,
+    and close the services."""
     await asyncio.to_thread(warm_up, services)
     bot = NewsBot(services, sync_global=sync_global)
     stop = asyncio.Event()
@@ -105,6 +129,12 @@ async def serve(services: Services, token: str, *, sync_global: bool = False) ->
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
+        if bot.workers.running():
+            # An abandoned job may still be writing: the writer lock is let go by the
+            # process's exit, not now, so no other writer can start beside it.
+            log.warning("Work abandoned at shutdown still runs: the store stays locked until exit")
+        else:
+            services.close()
 
 
 def run_bot(services: Services, *, sync_global: bool = False) -> None:

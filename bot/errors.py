@@ -29,6 +29,9 @@ def user_message(error: Exception) -> str | None:
         return f"You're going too fast: try again in {max(1, round(error.retry_after))} s."
     if isinstance(error, app_commands.NoPrivateMessage):
         return "That command only works in a server."
+    if isinstance(error, app_commands.CommandNotFound):
+        # While the bot shuts down its commands are gone; also after an update removed one.
+        return "That command is not available right now: try again in a minute."
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use that command here."
     return None

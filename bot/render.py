@@ -1,6 +1,7 @@
 """Answers and lists as Discord embeds, always within Discord's limits.
 
-Quoted article text is escaped (markdown and mentions) before it is shown; every message is
+Stored text (quotes, titles, outlets) is escaped (markdown and mentions) before it is shown,
+and a stored URL is shown only as a link that cannot carry markup (`link`); every message is
 also sent with `AllowedMentions.none()`, so nothing the bot quotes can ever ping anyone.
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
+from ingest.dedupe import Forgotten
 from ingest.pipeline import IngestReport, Status
 from retrieval.models import Answer, Citation, ShortAnswer, StoredArticle
 from retrieval.sentences import iter_sentence_spans
@@ -42,6 +45,37 @@ def safe(text: str) -> str:
     return _MENTION.sub("@\u200b", discord.utils.escape_markdown(text))
 
 
+# Host names as DNS has them (IDNA-encoded); anything else in a host is refused.
+_HOST = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
+# Kept as they are in a link's path, query and fragment; everything else is percent-encoded,
+# so no `<>[]()`, quote, backtick, pipe or whitespace can end the link or start markup.
+_URL_SAFE = "/?#&=+,;:@%$!~"
+
+
+def link(url: str | None) -> str | None:
+    """A stored URL as an unpreviewed link (`<...>`) that cannot carry markup, or None when
+    it is not an http(s) URL to a plain host name or address."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
+        return None
+    if ":" in host:  # an IPv6 address (urlsplit has checked it and removed its brackets)
+        host = f"[{host}]"
+    elif not _HOST.fullmatch(host):
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    path, query, fragment = (
+        quote(p, safe=_URL_SAFE) for p in (parts.path, parts.query, parts.fragment)
+    )
+    return "<" + urlunsplit((parts.scheme.lower(), netloc, path, query, fragment)) + ">"
+
+
 def trim(text: str, limit: int) -> str:
     """Cut at the last sentence end that fits, else at a word, and mark the cut."""
     if len(text) <= limit:
@@ -59,13 +93,13 @@ def _date(value: datetime | None) -> str:
 
 
 def _source_field(c: Citation) -> tuple[str, str]:
-    name = trim(f"[{c.n}] {c.title}", FIELD_NAME_LIMIT)
+    name = trim(f"[{c.n}] {safe(c.title)}", FIELD_NAME_LIMIT)
     parts = [safe(c.outlet or "unknown outlet"), _date(c.published)]
     if c.author:
         parts.append(safe(c.author))
     value = " · ".join(parts)
-    if c.url:
-        value += f"\n<{c.url}>"
+    if linked := link(c.url):
+        value += f"\n{linked}"
     if c.also_reported_by:
         value += "\nAlso reported by " + safe(", ".join(c.also_reported_by))
     return name, trim(value, FIELD_VALUE_LIMIT)
@@ -93,7 +127,7 @@ def _add_sources(embed: discord.Embed, citations: Sequence[Citation]) -> None:
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
-    title = trim(answer.question, TITLE_LIMIT)
+    title = trim(safe(answer.question), TITLE_LIMIT)
     if not answer.answered:
         embed = discord.Embed(
             title=title,
@@ -157,7 +191,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
 def sources_embed(
     articles: Sequence[StoredArticle], *, total: int, query: str | None
 ) -> discord.Embed:
-    heading = f"Articles matching “{query}”" if query else "Newest ingested articles"
+    heading = f"Articles matching “{safe(query)}”" if query else "Newest ingested articles"
     embed = discord.Embed(title=trim(heading, TITLE_LIMIT), colour=ANSWER_COLOUR)
     if not articles:
         embed.description = "No ingested article matches." if query else "No articles yet."
@@ -166,8 +200,8 @@ def sources_embed(
     for a in articles:
         outlet = safe(a.outlet or "unknown outlet")
         line = f"**{safe(trim(a.title, 200))}**\n{outlet} · {_date(a.published)}"
-        if a.url:
-            line += f" · <{a.url}>"
+        if linked := link(a.url):
+            line += f" · {linked}"
         lines.append(line)
     description = ""
     shown = 0
@@ -199,4 +233,13 @@ def ingest_report_text(report: IngestReport) -> str:
     text = "\n".join(lines)
     if len(text) > CONTENT_LIMIT:
         text = text[: CONTENT_LIMIT - 40].rsplit("\n", 1)[0] + "\n… (more items not shown)"
+    return text
+
+
+def forgotten_text(forgotten: Forgotten) -> str:
+    removed = forgotten.article
+    text = f"Forgot “{safe(trim(removed.title, 300))}” ({removed.chunk_count} chunks)."
+    if forgotten.promoted is not None:
+        copy = forgotten.promoted
+        text += f" Its copy from {safe(copy.outlet or copy.title)} now stands in for it."
     return text

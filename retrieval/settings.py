@@ -130,7 +130,31 @@ class Settings(BaseSettings):
         default=(), description="Users (ids, comma-separated) allowed admin commands anywhere."
     )
     ask_cooldown_seconds: float = Field(default=10.0, ge=0, le=3600)
+    sources_cooldown_seconds: float = Field(default=10.0, ge=0, le=3600)
     reply_in_thread: bool = False
+    # Per-server quotas (bot/quotas.py): one server's admins cannot use up the bot for all.
+    ingests_per_server_per_hour: int = Field(
+        default=30, ge=1, le=100_000, description="/ingest uses a server may make in any hour."
+    )
+    feeds_per_server: int = Field(
+        default=20, ge=1, le=10_000, description="Feeds a server may follow at once."
+    )
+    # Thread pools (bot/workers.py), one per kind of work, so none waits behind another.
+    answer_threads: int = Field(
+        default=4, ge=1, le=64, description="Threads answering questions and reading lists."
+    )
+    fetch_threads: int = Field(
+        default=4, ge=1, le=64, description="Threads downloading links for /ingest url:."
+    )
+    ingest_threads: int = Field(
+        default=2, ge=1, le=64, description="Threads reading uploads and writing the index."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=3600,
+        description="On SIGTERM, how long work in progress may finish before it is abandoned.",
+    )
 
     @field_validator("admin_role_ids", "owner_ids", mode="before")
     @classmethod

@@ -393,3 +393,104 @@ async def test_a_cli_ingest_while_the_bot_runs_is_refused_and_slash_ingest_works
     assert "/ingest" in refused.stderr
     assert "new ferry pier opens" in reply.embeds[0]["description"]
     services.close()
+
+
+async def test_a_day_out_of_range_gets_a_private_clear_error(
+    fake_discord: FakeDiscord, services: Services
+) -> None:
+    guild = fake_discord.add_guild(name="News")
+    bob = fake_discord.add_member(guild, name="bob")
+    since = "9999-12-31T23:59:59-01:00"  # a day after 9999-12-31 in UTC
+    async with running(fake_discord, services, guild):
+        inter = await fake_discord.invoke_slash(
+            guild, bob, "ask", {"question": QUESTION, "since": since}
+        )
+        reply = await inter.wait_for_response(timeout=30)
+    assert reply.ephemeral
+    assert reply.content == (
+        f"since {since!r} is out of range: use a day between 0001-01-02 and 9999-12-30."
+    )
+
+
+async def test_source_autocomplete_offers_the_outlets_without_reading_every_article(
+    fake_discord: FakeDiscord, seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guild = fake_discord.add_guild(name="News")
+    bob = fake_discord.add_member(guild, name="bob")
+    every_article = seeded.index.list_articles
+    reads: list[object] = []
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append(kwargs)
+        return every_article(**kwargs)
+
+    monkeypatch.setattr(seeded.index, "list_articles", counted)
+    async with running(fake_discord, seeded, guild):
+        complete = await fake_discord.invoke_autocomplete(
+            guild, bob, "ask", {"question": QUESTION, "source": "sput"}, "source"
+        )
+        choices = await complete.wait_for_choices(timeout=30)
+    assert choices == [{"name": "Sputnik", "value": "Sputnik"}]
+    assert reads == []  # one keystroke, no read of every article record
+
+
+async def test_sources_has_a_cooldown_per_user(fake_discord: FakeDiscord, seeded: Services) -> None:
+    guild = fake_discord.add_guild(name="News")
+    bob = fake_discord.add_member(guild, name="bob")
+    carol = fake_discord.add_member(guild, name="carol")
+    async with running(fake_discord, seeded, guild, sources_cooldown_seconds=60):
+        first = await fake_discord.invoke_slash(guild, bob, "sources")
+        listed = await first.wait_for_response(timeout=30)
+        again = await fake_discord.invoke_slash(guild, bob, "sources")
+        refused = await again.wait_for_response(timeout=30)
+        other = await fake_discord.invoke_slash(guild, carol, "sources")
+        other_listed = await other.wait_for_response(timeout=30)
+    assert SEED_TITLE.split(",")[0] in listed.embeds[0]["description"]
+    assert refused.ephemeral and refused.content.startswith("You're asking too fast: try again in ")
+    assert other_listed.embeds == listed.embeds
+
+
+async def test_a_server_over_its_hourly_ingest_quota_is_told_its_limit_and_when_to_retry(
+    fake_discord: FakeDiscord, services: Services
+) -> None:
+    first = fake_discord.add_guild(name="First")
+    second = fake_discord.add_guild(name="Second")
+    alice = fake_discord.add_member(first, name="alice", permissions=MANAGE_GUILD)
+    dave = fake_discord.add_member(second, name="dave", permissions=MANAGE_GUILD)
+
+    def story(n: int) -> dict[str, str]:
+        return {"text": f"The council approved budget number {n} for the new library on Monday."}
+
+    async with running(fake_discord, services, ingests_per_server_per_hour=2):
+        replies = []
+        for n, (guild, admin) in enumerate([(first, alice)] * 3 + [(second, dave)]):
+            inter = await fake_discord.invoke_slash(guild, admin, "ingest", story(n))
+            replies.append(await inter.wait_for_response(timeout=30))
+    added = [r.content.startswith("Added 1, ") for r in replies]
+    assert added == [True, True, False, True]  # the other server has its own quota
+    over = replies[2]
+    assert over.ephemeral
+    assert over.content.startswith(
+        "This server may use /ingest at most 2 times an hour: try again in "
+    )
+    assert over.content.endswith(" min.")
+    assert services.index.stats().articles == 3
+
+
+async def test_the_forget_reply_shows_the_title_as_text(
+    fake_discord: FakeDiscord, services: Services
+) -> None:
+    guild = fake_discord.add_guild(name="News")
+    alice = fake_discord.add_member(guild, name="alice", permissions=MANAGE_GUILD)
+    title = "[Verify your account](https://evil.example) **now**"
+    async with running(fake_discord, services, guild):
+        added = await fake_discord.invoke_slash(
+            guild, alice, "ingest", {"text": "The museum will open late.", "title": title}
+        )
+        await added.wait_for_response(timeout=30)
+        [article] = services.index.list_articles()
+        forget = await fake_discord.invoke_slash(guild, alice, "forget", {"article": article.id})
+        done = await forget.wait_for_response(timeout=30)
+    assert done.content == (
+        "Forgot “\\[Verify your account](https://evil.example) \\*\\*now\\*\\*” (1 chunks)."
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 
 import discord
+import pytest
 
 from bot.render import (
     CONTENT_LIMIT,
@@ -16,11 +18,13 @@ from bot.render import (
     FIELDS_LIMIT,
     TITLE_LIMIT,
     answer_embed,
+    forgotten_text,
     ingest_report_text,
     safe,
     sources_embed,
     trim,
 )
+from ingest.dedupe import Forgotten
 from ingest.pipeline import IngestReport, ItemResult, Status
 from retrieval.models import Answer, AnswerPart, Citation, Quote, ShortAnswer, StoredArticle
 
@@ -43,6 +47,34 @@ def _answer(quotes: list[Quote], citations: list[Citation], answered: bool = Tru
         articles_searched=610,
         newest_published=datetime(2023, 12, 25, tzinfo=UTC),
     )
+
+
+def _stored(title: str = "Headline", url: str | None = "https://x.test/a") -> StoredArticle:
+    return StoredArticle(
+        id="a_1",
+        title=title,
+        outlet="Sputnik",
+        author=None,
+        published=WHEN,
+        updated=None,
+        url=url,
+        category=None,
+        scope="global",
+        content_hash="h",
+        chunk_count=3,
+        ingested_at=WHEN,
+    )
+
+
+# A feed entry's link and title as a phisher would write them.
+EVIL_URL = "https://x.test/story> [Verify your account](https://evil.example) <"
+EVIL_TITLE = "Read [Verify your account](https://evil.example) **now**"
+EVIL_URL_SHOWN = (
+    "<https://x.test/story%3E%20%5BVerify%20your%20account%5D%28https://evil.example%29%20%3C>"
+)
+EVIL_TITLE_SHOWN = "Read \\[Verify your account](https://evil.example) \\*\\*now\\*\\*"
+# A masked link Discord would render: [text](url), its "[" not escaped.
+MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*\]\(")
 
 
 def _assert_within_limits(embed: discord.Embed) -> None:
@@ -103,20 +135,7 @@ def test_trim_cuts_at_sentence_then_word() -> None:
 
 
 def test_sources_embed_lists_outlet_date_and_unpreviewed_link() -> None:
-    article = StoredArticle(
-        id="a_1",
-        title="Headline *with* markdown",
-        outlet="Sputnik",
-        author=None,
-        published=WHEN,
-        updated=None,
-        url="https://x.test/a",
-        category=None,
-        scope="global",
-        content_hash="h",
-        chunk_count=3,
-        ingested_at=WHEN,
-    )
+    article = _stored("Headline *with* markdown")
     embed = sources_embed([article] * 3, total=40, query=None)
     assert "**Headline \\*with\\* markdown**\nSputnik · 2022-01-26 · <https://x.test/a>" in (
         embed.description or ""
@@ -165,3 +184,49 @@ def test_each_part_of_a_question_gets_its_heading_quotes_and_short_answer_within
     assert text.startswith("__1. how old was he when he died__\n\n**85** [1]\n\n> He died at")
     assert "__2. why were they docked 10 points" in text and "disgrace" in text
     assert "__3. who won the cup__\nNo ingested article covers this part." in text
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["citations", "nearest"])
+def test_stored_links_and_titles_in_sources_fields_stay_inert(answered: bool) -> None:
+    quote = Quote("NATO said the demands were unacceptable.", 1, "a_1", 0, 10)
+    citation = _citation(1, title=EVIL_TITLE, url=EVIL_URL)
+    embed = answer_embed(_answer([quote], [citation], answered=answered))
+    field = embed.fields[0]
+    assert field.name == "[1] " + EVIL_TITLE_SHOWN
+    assert field.value == "Sputnik · 2022-01-26 · Morgan Artyukhina\n" + EVIL_URL_SHOWN
+    assert not MASKED_LINK.search(field.name) and not MASKED_LINK.search(field.value)
+
+
+def test_stored_links_and_titles_in_the_sources_list_stay_inert() -> None:
+    embed = sources_embed([_stored(EVIL_TITLE, EVIL_URL)], total=1, query="**now**")
+    description = embed.description or ""
+    assert description == f"**{EVIL_TITLE_SHOWN}**\nSputnik · 2022-01-26 · {EVIL_URL_SHOWN}"
+    assert embed.title == "Articles matching “\\*\\*now\\*\\*”"
+    assert not MASKED_LINK.search(description)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "ftp://x.test/a",
+        "https://user:password@x.test/a",
+        "https://x.test:99999/a",
+        "https://x.test\\@evil.example/",
+    ],
+)
+def test_only_clean_http_links_are_shown(url: str) -> None:
+    field = answer_embed(_answer([], [_citation(1, url=url)], answered=False)).fields[0]
+    assert field.value == "Sputnik · 2022-01-26 · Morgan Artyukhina"
+    assert sources_embed([_stored(url=url)], total=1, query=None).description == (
+        "**Headline**\nSputnik · 2022-01-26"
+    )
+
+
+def test_the_forget_reply_shows_titles_as_text() -> None:
+    copy = dataclasses.replace(_stored("Copy"), outlet="[Wire](https://evil.example)")
+    text = forgotten_text(Forgotten(_stored(EVIL_TITLE), promoted=copy))
+    assert text == (
+        f"Forgot “{EVIL_TITLE_SHOWN}” (3 chunks). "
+        "Its copy from \\[Wire](https://evil.example) now stands in for it."
+    )

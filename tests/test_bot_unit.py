@@ -1,7 +1,11 @@
-"""Cooldowns and permission checks, with mocks spec'd on real discord.py objects."""
+"""Cooldowns, quotas, option parsing, the worker pools and permission checks, with mocks
+spec'd on real discord.py objects."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from datetime import UTC, datetime
 from unittest import mock
 
 import discord
@@ -9,8 +13,11 @@ import pytest
 
 from bot.cooldown import CooldownError, UserCooldown
 from bot.errors import NotAdminError, user_message
+from bot.options import day_option
 from bot.permissions import is_admin, require_admin
-from retrieval.errors import QuestionError
+from bot.quotas import HourlyQuota, QuotaError, check_feed_count
+from bot.workers import ShuttingDownError, Workers, WorkPool
+from retrieval.errors import InputError, QuestionError
 
 
 class FakeClock:
@@ -76,3 +83,87 @@ def test_user_errors_are_shown_and_bugs_are_not() -> None:
     wrapped = discord.app_commands.CommandInvokeError(command, QuestionError("Too long."))
     assert user_message(wrapped) == "Too long."
     assert user_message(RuntimeError("secret internals")) is None
+
+
+def test_the_ingest_quota_is_per_server_and_says_when_to_retry() -> None:
+    clock = FakeClock()
+    quota = HourlyQuota(2, "/ingest", clock=clock)
+    quota.check(1)
+    clock.now += 600
+    quota.check(1)
+    quota.check(2)
+    with pytest.raises(QuotaError) as info:
+        quota.check(1)
+    assert info.value.user_message == (
+        "This server may use /ingest at most 2 times an hour: try again in 50 min."
+    )
+    clock.now += 3000  # the first use is an hour old: one use is free again
+    quota.check(1)
+    with pytest.raises(QuotaError) as info:
+        quota.check(1)
+    assert info.value.user_message.endswith("try again in 10 min.")
+
+
+def test_a_server_following_its_limit_of_feeds_is_refused_another() -> None:
+    check_feed_count(19, 20)
+    with pytest.raises(QuotaError) as info:
+        check_feed_count(20, 20)
+    assert info.value.user_message == (
+        "This server follows 20 feeds and may follow at most 20: "
+        "remove one with `/feeds remove` first."
+    )
+
+
+def test_day_options_read_days_and_refuse_times_out_of_range() -> None:
+    assert day_option(None, end_of_day=False, name="since") is None
+    assert day_option("2023-11-30", end_of_day=False, name="since") == datetime(
+        2023, 11, 30, tzinfo=UTC
+    )
+    with pytest.raises(InputError) as info:
+        day_option("0001-01-01T00:00:00+01:00", end_of_day=False, name="published")
+    assert info.value.user_message == (
+        "published '0001-01-01T00:00:00+01:00' is out of range: "
+        "use a day between 0001-01-02 and 9999-12-30."
+    )
+
+
+async def test_work_not_started_when_the_pool_closes_is_refused_with_a_reason() -> None:
+    pool = WorkPool("test", 1)
+    release = threading.Event()
+    running = asyncio.ensure_future(pool.run(lambda: release.wait(30)))
+    queued = asyncio.ensure_future(pool.run(lambda: "never"))
+    while not pool.running():
+        await asyncio.sleep(0.01)
+    pool.close()
+    with pytest.raises(ShuttingDownError):
+        await queued
+    with pytest.raises(ShuttingDownError):
+        await pool.run(lambda: "too late")
+    release.set()
+    assert await running is True  # what was running finishes
+
+
+async def test_shutdown_waits_for_work_that_ends_in_time_and_abandons_the_rest() -> None:
+    workers = Workers(answer_threads=1, fetch_threads=1, ingest_threads=1)
+    quick, stuck = threading.Event(), threading.Event()
+    answer = asyncio.ensure_future(workers.answering.run(lambda: quick.wait(30)))
+    download = asyncio.ensure_future(workers.fetching.run(lambda: stuck.wait(30)))
+    while workers.running() < 2:
+        await asyncio.sleep(0.01)
+    workers.close()
+    asyncio.get_running_loop().call_soon(quick.set)
+    await workers.finish(grace=0.5)
+    assert await answer is True
+    with pytest.raises(ShuttingDownError) as info:
+        await download
+    assert info.value.user_message == (
+        "The bot is restarting, so that was not finished: try again in a minute."
+    )
+    assert workers.running() == 1  # its thread runs on, and ends with the process
+    stuck.set()
+
+
+def test_a_command_discord_knows_but_the_bot_no_longer_has_gets_a_clear_message() -> None:
+    # While the bot shuts down, its commands are gone before it disconnects.
+    gone = discord.app_commands.CommandNotFound("feeds", [])
+    assert user_message(gone) == "That command is not available right now: try again in a minute."

@@ -1,10 +1,10 @@
-"""/ask and mentions: the same answer, acknowledged at once, computed off the event loop."""
+"""/ask and mentions: the same answer, acknowledged at once, computed and rendered off the
+event loop, in the answering pool (bot/workers.py), which no download or upload ever holds."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
+from functools import partial
 from typing import TYPE_CHECKING
 
 import discord
@@ -12,9 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import GENERIC_FAILURE, user_message
+from bot.options import day_option
 from bot.render import answer_embed, trim
 from bot.scopes import visible_scopes
-from retrieval.dates import parse_day
 from retrieval.index import SearchFilters
 
 if TYPE_CHECKING:
@@ -26,20 +26,31 @@ NONE = discord.AllowedMentions.none()
 THREAD_NAME_LIMIT = 100
 
 
+def _question_in(content: str, bot_id: int) -> str:
+    """A mention's text without the bot's own mentions."""
+    for mention in (f"<@{bot_id}>", f"<@!{bot_id}>"):
+        content = content.replace(mention, " ")
+    return content.strip()
+
+
 class AskCog(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
         self.answerer = bot.services.answerer
+        self.answering = bot.workers.answering
 
     def _filters(
         self, guild_id: int | None, source: str | None, since: str | None, until: str | None
     ) -> SearchFilters:
         return SearchFilters(
             outlets=(source.strip(),) if source and source.strip() else (),
-            since=parse_day(since, end_of_day=False, name="since") if since else None,
-            until=parse_day(until, end_of_day=True, name="until") if until else None,
+            since=day_option(since, end_of_day=False, name="since"),
+            until=day_option(until, end_of_day=True, name="until"),
             scopes=visible_scopes(guild_id),
         )
+
+    def _answer_embed(self, question: str, filters: SearchFilters) -> discord.Embed:
+        return answer_embed(self.answerer.answer(question, filters=filters))
 
     @app_commands.command(name="ask", description="Ask about the news: answered with quotes.")
     @app_commands.describe(
@@ -57,34 +68,38 @@ class AskCog(commands.Cog):
         until: str | None = None,
     ) -> None:
         # Checks that can fail come before the acknowledgement, so their errors stay private.
+        # They stay on the event loop, as they must to come first: each is one linear pass
+        # over an option Discord caps at 6000 characters.
         text = self.answerer.check_question(question)
         filters = self._filters(interaction.guild_id, source, since, until)
         self.bot.cooldown.check(interaction.user.id)
         await interaction.response.defer(thinking=True)
-        answer = await asyncio.to_thread(self.answerer.answer, text, filters=filters)
-        await interaction.followup.send(embed=answer_embed(answer), allowed_mentions=NONE)
+        embed = await self.answering.run(partial(self._answer_embed, text, filters))
+        await interaction.followup.send(embed=embed, allowed_mentions=NONE)
+
+    def _outlet_choices(
+        self, scopes: tuple[str, ...], current: str
+    ) -> list[app_commands.Choice[str]]:
+        wanted = current.lower()
+        return [
+            app_commands.Choice(name=o, value=o)
+            for o in self.bot.services.index.outlets(scopes=scopes)
+            if wanted in o.lower() and len(o) <= 100
+        ][:25]
 
     @ask.autocomplete("source")
     async def _source_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        articles = await asyncio.to_thread(
-            self.bot.services.index.list_articles, scopes=visible_scopes(interaction.guild_id)
-        )
-        outlets = sorted({a.outlet for a in articles if a.outlet})
-        wanted = current.lower()
-        return [
-            app_commands.Choice(name=trim(o, 100), value=o)
-            for o in outlets
-            if wanted in o.lower() and len(o) <= 100
-        ][:25]
+        scopes = visible_scopes(interaction.guild_id)
+        return await self.answering.run(partial(self._outlet_choices, scopes, current))
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
         if me is None or message.author.bot or me not in message.mentions:
             return
-        question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+        question = _question_in(message.content, me.id)
         if not question:
             await message.reply(
                 "Ask me about the news, e.g. “@me what did NATO say about Russia's demands?”",
@@ -99,8 +114,7 @@ class AskCog(commands.Cog):
                 scopes=visible_scopes(message.guild.id if message.guild else None)
             )
             async with message.channel.typing():
-                answer = await asyncio.to_thread(self.answerer.answer, text, filters=filters)
-            embed = answer_embed(answer)
+                embed = await self.answering.run(partial(self._answer_embed, text, filters))
             if self.bot.settings.reply_in_thread and isinstance(
                 message.channel, discord.TextChannel
             ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from typing import TYPE_CHECKING
@@ -14,8 +15,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.permissions import require_admin
-from bot.render import CONTENT_LIMIT, ingest_report_text, safe, trim
+from bot.quotas import check_feed_count
+from bot.render import CONTENT_LIMIT, ingest_report_text, link, safe, trim
 from bot.scopes import guild_scope
+from bot.workers import ShuttingDownError
 from ingest.feeds import Feed, FeedPoller, PollResult, build_poller, describe
 from retrieval.errors import NotFoundError
 
@@ -31,7 +34,7 @@ MAX_TICK_SECONDS = 60.0
 
 def _poll_text(verb: str, result: PollResult) -> str:
     feed = result.feed
-    head = f"{verb} **{safe(trim(feed.name, 200))}** <{feed.url}>."
+    head = f"{verb} **{safe(trim(feed.name, 200))}**{_shown(feed.url)}."
     if result.error:
         return f"{head}\nIt failed: {safe(result.error)}"
     if not result.report.items:
@@ -39,12 +42,18 @@ def _poll_text(verb: str, result: PollResult) -> str:
     return trim(f"{head}\n{ingest_report_text(result.report)}", CONTENT_LIMIT)
 
 
+def _shown(url: str) -> str:
+    """A feed's address, inert (render.link); nothing when it is not a clean http(s) URL."""
+    shown = link(url)
+    return f" {shown}" if shown else ""
+
+
 def _list_text(feeds: list[Feed]) -> str:
     if not feeds:
         return "This server follows no feeds yet: add one with `/feeds add`."
     blocks = []
     for feed in feeds:
-        blocks.append(f"**{safe(trim(feed.name, 200))}** <{feed.url}>\n{safe(describe(feed))}")
+        blocks.append(f"**{safe(trim(feed.name, 200))}**{_shown(feed.url)}\n{safe(describe(feed))}")
     text = ""
     for n, block in enumerate(blocks):
         more = f"\n\nand {len(blocks) - n} more feeds"
@@ -85,7 +94,13 @@ class FeedsCog(commands.Cog):
         tick = min(MAX_TICK_SECONDS, self.settings.feed_poll_seconds)
         while not self._stop.is_set():
             try:
-                results = await asyncio.to_thread(self.poller.poll_due, stop=self._stop)
+                # In the bot's bounded fetch pool: a poll in progress is inside the shutdown
+                # deadline, and does not hold a thread /ask needs.
+                results = await self.bot.workers.fetching.run(
+                    functools.partial(self.poller.poll_due, stop=self._stop)
+                )
+            except ShuttingDownError:
+                return
             except Exception:
                 log.exception("Polling the feeds failed")
             else:
@@ -110,7 +125,13 @@ class FeedsCog(commands.Cog):
     async def add(self, interaction: discord.Interaction, url: str) -> None:
         scope = self._require_admin(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await asyncio.to_thread(self.poller.add, url, scope)
+        followed = await self.bot.workers.answering.run(
+            functools.partial(self.poller.feeds, [scope])
+        )
+        check_feed_count(len(followed), self.settings.feeds_per_server)
+        assert interaction.guild_id is not None  # guild_only
+        self.bot.ingest_quota.check(interaction.guild_id)
+        result = await self.bot.workers.fetching.run(functools.partial(self.poller.add, url, scope))
         log.info("Guild %s follows %s (by %s)", interaction.guild_id, url, interaction.user.id)
         await interaction.followup.send(
             _poll_text("Following", result), ephemeral=True, allowed_mentions=NONE
@@ -121,7 +142,9 @@ class FeedsCog(commands.Cog):
     async def remove(self, interaction: discord.Interaction, url: str) -> None:
         scope = self._require_admin(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        removed = await asyncio.to_thread(self.poller.remove, url, scope)
+        removed = await self.bot.workers.ingesting.run(
+            functools.partial(self.poller.remove, url, scope)
+        )
         if removed is None:
             raise NotFoundError(
                 f"This server does not follow {trim(url, 200)!r}: pick a feed from the list."
@@ -139,7 +162,10 @@ class FeedsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        followed = await asyncio.to_thread(self.poller.feeds, [guild_scope(interaction.guild_id)])
+        scopes = [guild_scope(interaction.guild_id)]
+        followed = await self.bot.workers.answering.run(
+            functools.partial(self.poller.feeds, scopes)
+        )
         wanted = current.casefold()
         return [
             app_commands.Choice(name=trim(f.name, 100), value=f.url)
@@ -151,7 +177,9 @@ class FeedsCog(commands.Cog):
     async def list_feeds(self, interaction: discord.Interaction) -> None:
         scope = self._require_admin(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        followed = await asyncio.to_thread(self.poller.feeds, [scope])
+        followed = await self.bot.workers.answering.run(
+            functools.partial(self.poller.feeds, [scope])
+        )
         await interaction.followup.send(_list_text(followed), ephemeral=True, allowed_mentions=NONE)
 
 

@@ -1,23 +1,30 @@
-"""/sources for everyone; /ingest and /forget for a server's admins."""
+"""/sources for everyone; /ingest and /forget for a server's admins.
+
+What blocks runs in the bot's pools (bot/workers.py): reading the index and rendering lists
+in `answering`, downloads in `fetching`, and reading uploads (the parsing of anything a user
+sent) and writing the index in `ingesting`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.options import day_option
 from bot.permissions import require_admin
-from bot.render import ingest_report_text, safe, sources_embed, trim
+from bot.render import forgotten_text, ingest_report_text, sources_embed, trim
 from bot.scopes import guild_scope, visible_scopes
-from ingest.dedupe import forget_story
+from ingest.dedupe import Forgotten, forget_story
 from ingest.fetching import Fetcher
 from ingest.loaders import LoadItem, article_from_text, load_bytes
+from ingest.pipeline import IngestReport
 from ingest.webpages import load_url
-from retrieval.dates import parse_day
 from retrieval.errors import InputError, NotFoundError
 from retrieval.models import GLOBAL_SCOPE, StoredArticle
 
@@ -40,6 +47,7 @@ class LibraryCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.settings = bot.settings
+        self.workers = bot.workers
 
     def _require_admin(self, interaction: discord.Interaction) -> None:
         require_admin(
@@ -51,14 +59,18 @@ class LibraryCog(commands.Cog):
     @app_commands.command(name="sources", description="The newest ingested articles.")
     @app_commands.describe(query="Only articles whose title or outlet contains this")
     async def sources(self, interaction: discord.Interaction, query: str | None = None) -> None:
+        # It reads every article record of the server: as costly as a question, so as rationed.
+        self.bot.sources_cooldown.check(interaction.user.id)
         await interaction.response.defer(thinking=True)
-        articles = await asyncio.to_thread(
-            self.services.index.list_articles, scopes=visible_scopes(interaction.guild_id)
-        )
+        scopes = visible_scopes(interaction.guild_id)
+        embed = await self.workers.answering.run(partial(self._sources_embed, scopes, query))
+        await interaction.followup.send(embed=embed, allowed_mentions=NONE)
+
+    def _sources_embed(self, scopes: tuple[str, ...], query: str | None) -> discord.Embed:
+        articles = self.services.index.list_articles(scopes=scopes)
         if query:
             articles = [a for a in articles if _matches(a, query)]
-        embed = sources_embed(articles[:SOURCES_SHOWN], total=len(articles), query=query)
-        await interaction.followup.send(embed=embed, allowed_mentions=NONE)
+        return sources_embed(articles[:SOURCES_SHOWN], total=len(articles), query=query)
 
     @app_commands.command(name="ingest", description="Add an article to this server's news.")
     @app_commands.describe(
@@ -92,30 +104,46 @@ class LibraryCog(commands.Cog):
             raise InputError(
                 f"{file.filename} is {file.size:,} bytes, over the {limit:,}-byte limit."
             )
-        when = parse_day(published, end_of_day=False, name="published") if published else None
+        when = day_option(published, end_of_day=False, name="published")
+        # Counted once the command is valid: a mistake does not use up the server's quota.
+        self.bot.ingest_quota.check(interaction.guild_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items: list[LoadItem]
         if fetch is not None:
             fetcher = Fetcher.from_settings(self.settings)
-            items = await asyncio.to_thread(load_url, fetch, fetcher, scope=scope)
+            # A page is read where it was downloaded: one job, bounded by the fetch deadline.
+            fetched = await self.workers.fetching.run(
+                partial(load_url, fetch, fetcher, scope=scope)
+            )
+
+            def load() -> list[LoadItem]:
+                return fetched
+
         elif file is not None:
-            data = await file.read()
-            items = load_bytes(data, name=file.filename, max_bytes=limit, scope=scope)
+            data, name = await file.read(), file.filename
+
+            def load() -> list[LoadItem]:
+                return load_bytes(data, name=name, max_bytes=limit, scope=scope)
+
         else:
             assert text is not None
-            items = [
-                article_from_text(
-                    text, title=title, url=url, outlet=outlet, published=when, scope=scope
-                )
-            ]
-        report = await asyncio.to_thread(self.services.ingester.ingest, items)
+
+            def load() -> list[LoadItem]:
+                return [
+                    article_from_text(
+                        text, title=title, url=url, outlet=outlet, published=when, scope=scope
+                    )
+                ]
+
+        report, reply = await self.workers.ingesting.run(partial(self._ingest, load))
         self.services.answerer.invalidate_stats()
         log.info(
             "Guild %s ingest by %s: %s", interaction.guild_id, interaction.user.id, report.to_json()
         )
-        await interaction.followup.send(
-            ingest_report_text(report), ephemeral=True, allowed_mentions=NONE
-        )
+        await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NONE)
+
+    def _ingest(self, load: Callable[[], list[LoadItem]]) -> tuple[IngestReport, str]:
+        report = self.services.ingester.ingest(load())
+        return report, ingest_report_text(report)
 
     def _forgettable_scopes(self, interaction: discord.Interaction) -> tuple[str, ...]:
         assert interaction.guild_id is not None
@@ -131,21 +159,19 @@ class LibraryCog(commands.Cog):
         self._require_admin(interaction)
         scopes = self._forgettable_scopes(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        forgotten = await asyncio.to_thread(
-            forget_story, self.services.index, self.services.ingester, article, scopes=scopes
-        )
+        forgotten, reply = await self.workers.ingesting.run(partial(self._forget, article, scopes))
         if forgotten is None:
             raise NotFoundError(
                 f"No article of this server has the id or URL {trim(article, 200)!r}: "
                 "pick one from the list."
             )
         self.services.answerer.invalidate_stats()
-        removed = forgotten.article
-        text = f"Forgot “{trim(removed.title, 300)}” ({removed.chunk_count} chunks)."
-        if forgotten.promoted is not None:
-            copy = forgotten.promoted
-            text += f" Its copy from {safe(copy.outlet or copy.title)} now stands in for it."
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NONE)
+        await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NONE)
+
+    def _forget(self, article: str, scopes: tuple[str, ...]) -> tuple[Forgotten | None, str]:
+        services = self.services
+        forgotten = forget_story(services.index, services.ingester, article, scopes=scopes)
+        return forgotten, forgotten_text(forgotten) if forgotten is not None else ""
 
     @forget.autocomplete("article")
     async def _article_choices(
@@ -153,12 +179,15 @@ class LibraryCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        articles = await asyncio.to_thread(
-            self.services.index.list_articles, scopes=self._forgettable_scopes(interaction)
-        )
+        scopes = self._forgettable_scopes(interaction)
+        return await self.workers.answering.run(partial(self._article_choices_in, scopes, current))
+
+    def _article_choices_in(
+        self, scopes: tuple[str, ...], current: str
+    ) -> list[app_commands.Choice[str]]:
         return [
             app_commands.Choice(name=trim(a.title, 100), value=a.id)
-            for a in articles
+            for a in self.services.index.list_articles(scopes=scopes)
             if _matches(a, current)
         ][:25]
 

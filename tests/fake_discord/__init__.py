@@ -10,7 +10,8 @@ Typical use::
             reply = await inter.wait_for_response()
 
 See README.md in this directory for what a bot author must know (guild_ready_timeout, privileged
-intents, the 3-second rule, ping semantics, unknown routes).
+intents, the 3-second rule, ping semantics, unknown routes). ``FakeDiscordThread`` runs the fake
+on a thread of its own, so that a bot whose event loop stalls cannot stall the fake's clock.
 """
 
 from .gateway import GatewaySession, Handshake
@@ -34,6 +35,7 @@ from .server import (
     RecordedRequest,
     patch_discord_endpoints,
 )
+from .threaded import FakeDiscordThread
 from .validation import compute_pings, mention_tokens
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "FakeAttachment",
     "FakeChannel",
     "FakeDiscord",
+    "FakeDiscordThread",
     "FakeGuild",
     "FakeInteraction",
     "FakeMember",
