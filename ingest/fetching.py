@@ -479,6 +479,7 @@ class Fetcher:
             "max_bytes": settings.fetch_max_bytes,
             "connect_timeout": settings.fetch_connect_timeout_seconds,
             "read_timeout": settings.fetch_read_timeout_seconds,
+            "deadline": settings.fetch_deadline_seconds,
             "allow_loopback": settings.fetch_allow_loopback,
         }
         options.update(overrides)

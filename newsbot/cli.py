@@ -20,7 +20,7 @@ import click
 
 from ingest.loaders import Loaded, LoadFailure, LoadItem, expand_paths, load_file
 from ingest.services import Services, build_services, configure_logging
-from retrieval.dates import parse_day
+from retrieval.dates import optional_day
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.index import SearchFilters
 from retrieval.models import GLOBAL_SCOPE, Answer, Article, Passage, StoredArticle
@@ -93,8 +93,8 @@ def _filters(source: tuple[str, ...], since: str | None, until: str | None) -> S
         return None
     return SearchFilters(
         outlets=source,
-        since=parse_day(since, end_of_day=False, name="--since") if since else None,
-        until=parse_day(until, end_of_day=True, name="--until") if until else None,
+        since=optional_day(since, end_of_day=False, name="--since"),
+        until=optional_day(until, end_of_day=True, name="--until"),
     )
 
 

@@ -21,4 +21,14 @@ def parse_day(value: str, *, end_of_day: bool, name: str = "date") -> datetime:
         parsed = parsed.replace(tzinfo=UTC)
     if end_of_day and len(text) <= 10:
         parsed = datetime.combine(parsed.date(), time.max, tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # an offset that takes the time past year 1 or 9999 in UTC
+        raise InputError(
+            f"{name} {value!r} is out of range: use a day between 0001-01-02 and 9999-12-30."
+        ) from None
+
+
+def optional_day(value: str | None, *, end_of_day: bool, name: str = "date") -> datetime | None:
+    """`parse_day` for an option that may be left out (None or empty: no bound)."""
+    return parse_day(value, end_of_day=end_of_day, name=name) if value else None

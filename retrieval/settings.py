@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=10_000_000, ge=1, description="Largest download.")
     fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     fetch_read_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    fetch_deadline_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="One download's whole time: resolving, connecting, redirects and body.",
+    )
     fetch_allow_loopback: bool = Field(
         default=False, description="Allow fetching from 127.0.0.1/::1 (tests, local use)."
     )

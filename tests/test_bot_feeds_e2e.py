@@ -196,3 +196,35 @@ async def test_a_syndicated_story_is_cited_once_with_its_other_outlets(
     assert source["value"].endswith("Also reported by Valley Courier")
     assert "insurance policy" in embed["description"]
     assert json.dumps(embed).count("Valley Courier") == 1
+
+
+async def test_a_server_at_its_feed_limit_is_told_to_remove_one_first(
+    fake_discord: FakeDiscord, services: Services, web: WebServer
+) -> None:
+    first = fake_discord.add_guild(name="First")
+    second = fake_discord.add_guild(name="Second")
+    alice = fake_discord.add_member(first, name="alice", permissions=MANAGE_GUILD)
+    carol = fake_discord.add_member(second, name="carol", permissions=MANAGE_GUILD)
+    day = "Tue, 05 Mar 2024 10:15:00 GMT"
+    harbour = {"title": "Harbour to reopen", "link": web.add("/h", page("harbour")), "date": day}
+    library = {"title": "Library hours", "link": web.add("/l", page("library")), "date": day}
+    one = web.add("/one.rss", rss([harbour]), content_type="application/rss+xml")
+    two = web.add("/two.rss", rss([library]), content_type="application/rss+xml")
+    async with running(fake_discord, services, None, feeds_per_server=1):
+        added = await fake_discord.invoke_slash(first, alice, "feeds add", {"url": one})
+        assert (await added.wait_for_response(timeout=30)).content.startswith("Following ")
+        refused = await fake_discord.invoke_slash(first, alice, "feeds add", {"url": two})
+        refused_reply = await refused.wait_for_response(timeout=30)
+        # Another server's count is its own.
+        elsewhere = await fake_discord.invoke_slash(second, carol, "feeds add", {"url": two})
+        elsewhere_reply = await elsewhere.wait_for_response(timeout=30)
+        listed = await fake_discord.invoke_slash(first, alice, "feeds list")
+        listed_text = (await listed.wait_for_response(timeout=30)).content
+    assert refused_reply.ephemeral
+    assert refused_reply.content == (
+        "This server follows 1 feeds and may follow at most 1: "
+        "remove one with `/feeds remove` first."
+    )
+    assert f"<{one}>" in listed_text and f"<{two}>" not in listed_text
+    assert elsewhere_reply.content.startswith("Following ")
+    assert len(web.hits("/two.rss")) == 1  # fetched for the second server only

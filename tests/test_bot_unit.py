@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
 from unittest import mock
 
 import discord
@@ -13,11 +12,10 @@ import pytest
 
 from bot.cooldown import CooldownError, UserCooldown
 from bot.errors import NotAdminError, user_message
-from bot.options import day_option
 from bot.permissions import is_admin, require_admin
 from bot.quotas import HourlyQuota, QuotaError, check_feed_count
 from bot.workers import ShuttingDownError, Workers, WorkPool
-from retrieval.errors import InputError, QuestionError
+from retrieval.errors import QuestionError
 
 
 class FakeClock:
@@ -111,19 +109,6 @@ def test_a_server_following_its_limit_of_feeds_is_refused_another() -> None:
     assert info.value.user_message == (
         "This server follows 20 feeds and may follow at most 20: "
         "remove one with `/feeds remove` first."
-    )
-
-
-def test_day_options_read_days_and_refuse_times_out_of_range() -> None:
-    assert day_option(None, end_of_day=False, name="since") is None
-    assert day_option("2023-11-30", end_of_day=False, name="since") == datetime(
-        2023, 11, 30, tzinfo=UTC
-    )
-    with pytest.raises(InputError) as info:
-        day_option("0001-01-01T00:00:00+01:00", end_of_day=False, name="published")
-    assert info.value.user_message == (
-        "published '0001-01-01T00:00:00+01:00' is out of range: "
-        "use a day between 0001-01-02 and 9999-12-30."
     )
 
 

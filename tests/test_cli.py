@@ -241,3 +241,12 @@ def test_a_directory_ingest_does_not_follow_a_link_out_of_it(
     assert skipped["source"].endswith("story.txt") and "never follows" in skipped["reason"]
     stored = cli.invoke(main, ["search", "--json", "DISCORD_TOKEN abc"]).stdout
     assert "abc.def.ghi" not in stored
+
+
+def test_a_date_past_the_calendar_is_a_clear_error(cli: CliRunner) -> None:
+    """An offset that takes a day past year 1 in UTC said OverflowError with a traceback."""
+    cli.invoke(main, ["ingest", str(SEED)])
+    result = cli.invoke(main, ["ask", "--since", "0001-01-01T00:00:00+01:00", "NATO response"])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit)
+    assert "--since '0001-01-01T00:00:00+01:00' is out of range" in result.stderr
+    assert "use a day between 0001-01-02 and 9999-12-30" in result.stderr

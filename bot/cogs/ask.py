@@ -12,9 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import GENERIC_FAILURE, user_message
-from bot.options import day_option
 from bot.render import answer_embed, trim
 from bot.scopes import visible_scopes
+from retrieval.dates import optional_day
 from retrieval.index import SearchFilters
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ class AskCog(commands.Cog):
     ) -> SearchFilters:
         return SearchFilters(
             outlets=(source.strip(),) if source and source.strip() else (),
-            since=day_option(since, end_of_day=False, name="since"),
-            until=day_option(until, end_of_day=True, name="until"),
+            since=optional_day(since, end_of_day=False, name="since"),
+            until=optional_day(until, end_of_day=True, name="until"),
             scopes=visible_scopes(guild_id),
         )
 

@@ -16,7 +16,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.options import day_option
 from bot.permissions import require_admin
 from bot.render import forgotten_text, ingest_report_text, sources_embed, trim
 from bot.scopes import guild_scope, visible_scopes
@@ -25,6 +24,7 @@ from ingest.fetching import Fetcher
 from ingest.loaders import LoadItem, article_from_text, load_bytes
 from ingest.pipeline import IngestReport
 from ingest.webpages import load_url
+from retrieval.dates import optional_day
 from retrieval.errors import InputError, NotFoundError
 from retrieval.models import GLOBAL_SCOPE, StoredArticle
 
@@ -104,7 +104,7 @@ class LibraryCog(commands.Cog):
             raise InputError(
                 f"{file.filename} is {file.size:,} bytes, over the {limit:,}-byte limit."
             )
-        when = day_option(published, end_of_day=False, name="published")
+        when = optional_day(published, end_of_day=False, name="published")
         # Counted once the command is valid: a mistake does not use up the server's quota.
         self.bot.ingest_quota.check(interaction.guild_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
