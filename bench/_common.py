@@ -103,7 +103,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def settings_for(data_dir: Path) -> Any:
     """The product's default settings (and .env), on this data directory."""
-    from retrieval.settings import load_settings
+    from newsbot.settings import load_settings
 
     return load_settings(data_dir=data_dir, model_cache_dir=CACHE / "models")
 
@@ -115,10 +115,10 @@ def index_root(corpus: Path) -> Path:
     h = hashlib.sha256(corpus.read_bytes())
     for part in (
         BENCH_VERSION,
-        settings.embedding_model,
-        settings.embedding_backend,
-        settings.chunk_tokens,
-        settings.chunk_overlap_tokens,
+        settings.model.embedding_model,
+        settings.model.embedding_backend,
+        settings.ingest.chunk_tokens,
+        settings.ingest.chunk_overlap_tokens,
     ):
         h.update(f"\0{part}".encode())
     return CACHE / f"query-{h.hexdigest()[:16]}"
@@ -127,7 +127,7 @@ def index_root(corpus: Path) -> Path:
 def build_index(corpus: Path, data: Path) -> dict[str, Any]:
     """The corpus through the product's pipeline with default settings."""
     from ingest.loaders import load_file
-    from ingest.services import build_services
+    from newsbot.services import build_services
 
     services = build_services(settings_for(data))
     started = time.perf_counter()

@@ -69,8 +69,8 @@ def fact_quoted(fact: str, quotes: Sequence[str]) -> bool:
 def open_services(overrides: dict[str, Any] | None = None) -> Any:
     """Services over the seed + corpus index with default settings (built once, cached)."""
     from ingest.loaders import load_file
-    from ingest.services import build_services
-    from retrieval.settings import load_settings
+    from newsbot.services import build_services
+    from newsbot.settings import load_settings
 
     overrides = dict(overrides or {})
     seeds = sorted(SEED.glob("*.txt"))
@@ -80,10 +80,10 @@ def open_services(overrides: dict[str, Any] | None = None) -> Any:
         h.update(path.read_bytes())
     for part in (
         _common.BENCH_VERSION,
-        probe.embedding_model,
-        probe.embedding_backend,
-        probe.chunk_tokens,
-        probe.chunk_overlap_tokens,
+        probe.model.embedding_model,
+        probe.model.embedding_backend,
+        probe.ingest.chunk_tokens,
+        probe.ingest.chunk_overlap_tokens,
     ):
         h.update(f"\0{part}".encode())
     data = CACHE / f"answers-{h.hexdigest()[:16]}"

@@ -50,15 +50,18 @@ TARGET_ANSWER_P95 = 2.0
 async def storm(services: Any, asked: Sequence[str]) -> tuple[list[Any], list[Any], float]:
     """Every member sends /ask at the same moment; returns interactions, replies, seconds."""
     from bot.app import NewsBot
+    from newsbot.services import bot_config, bot_services
     from tests.fake_discord import FakeDiscord
 
     async with FakeDiscord.start() as fake:
         guild = fake.add_guild(name="News")
         members = [fake.add_member(guild, name=f"reader{i}") for i in range(len(asked))]
         configured = dataclasses.replace(
-            services, settings=services.settings.model_copy(update={"guild_id": guild.id})
+            services, settings=services.settings.replace(guild_id=guild.id)
         )
-        bot = NewsBot(configured, guild_ready_timeout=0.05)
+        bot = NewsBot(
+            bot_services(configured), bot_config(configured.settings), guild_ready_timeout=0.05
+        )
         async with fake.running(bot):
             started = time.perf_counter()
             interactions = await asyncio.gather(
@@ -83,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("MultiHop-RAG not found in ../shared/data", file=sys.stderr)
         return 2
     from bot.app import warm_up
-    from ingest.services import build_services
+    from newsbot.services import build_services
 
     services = build_services(settings_for(base_index()))
     warm_up(services)  # as `newsbot bot` does before connecting

@@ -122,10 +122,10 @@ def child_pipeline(
     corpus: Path, data: Path, models: Path, backend: str, limit: int | None
 ) -> dict[str, Any]:
     """The product: `build_services` with this backend, `Ingester.ingest`, twice."""
-    from ingest.services import build_services
-    from retrieval.settings import Settings
+    from newsbot.services import build_services
+    from newsbot.settings import load_settings
 
-    settings = Settings(data_dir=data, embedding_backend=backend, model_cache_dir=models)
+    settings = load_settings(data_dir=data, embedding_backend=backend, model_cache_dir=models)
     cpu0, started = time.process_time(), time.perf_counter()
     services = build_services(settings)
     embedded: list[str] = []
@@ -210,9 +210,9 @@ def cli_reingest(corpus: Path, data: Path, models: Path, backend: str) -> float:
 
 
 def default_backend() -> str:
-    from retrieval.settings import Settings
+    from newsbot.settings import ModelSettings
 
-    return str(Settings.model_fields["embedding_backend"].default)
+    return str(ModelSettings.model_fields["embedding_backend"].default)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -132,8 +132,8 @@ class Corpus:
 
 def load_corpus(data: Path) -> Corpus:
     """The chunks of bench/multihop.py's cached index, opened read-only."""
+    from newsbot.settings import load_settings
     from retrieval.index import ChromaIndex
-    from retrieval.settings import load_settings
 
     corpus_path = data / "corpus.json"
     key = index_key(corpus_path.read_bytes(), load_settings())
@@ -142,10 +142,10 @@ def load_corpus(data: Path) -> Corpus:
         raise SystemExit(f"{data_dir} is not built: run `python bench/multihop.py` first.")
     settings = load_settings(data_dir=data_dir)
     index = ChromaIndex.persistent(
-        settings.resolved_chroma_path,
-        settings.collection,
-        embedding_model=settings.embedding_model,
-        embedding_backend=settings.embedding_backend,
+        settings.storage.resolved_chroma_path,
+        settings.storage.collection,
+        embedding_model=settings.model.embedding_model,
+        embedding_backend=settings.model.embedding_backend,
         read_only=True,
     )
     # iter_chunks() gives (id, text, tokens); the headline and filter fields are in the

@@ -145,10 +145,10 @@ def index_key(corpus: bytes, settings: Any) -> str:
     h.update(corpus)
     for part in (
         INDEX_VERSION,
-        settings.embedding_model,
-        settings.embedding_backend,
-        settings.chunk_tokens,
-        settings.chunk_overlap_tokens,
+        settings.model.embedding_model,
+        settings.model.embedding_backend,
+        settings.ingest.chunk_tokens,
+        settings.ingest.chunk_overlap_tokens,
     ):
         h.update(f"\x00{part}".encode())
     return h.hexdigest()[:16]
@@ -158,8 +158,8 @@ def open_index(corpus_path: Path, overrides: dict[str, Any]) -> tuple[Any, float
     """Services over the cached benchmark index (built first if missing): (services, ingest
     seconds or None when reused, key)."""
     from ingest.loaders import load_file
-    from ingest.services import build_services
-    from retrieval.settings import load_settings
+    from newsbot.services import build_services
+    from newsbot.settings import load_settings
 
     corpus = corpus_path.read_bytes()
     probe = load_settings(**overrides)
@@ -175,7 +175,7 @@ def open_index(corpus_path: Path, overrides: dict[str, Any]) -> tuple[Any, float
     services = build_services(settings)
     print(f"Ingesting {corpus_path} into {data_dir} (once per corpus and settings)...", flush=True)
     started = time.perf_counter()
-    items = load_file(corpus_path, max_bytes=max(settings.max_file_bytes, len(corpus) + 1))
+    items = load_file(corpus_path, max_bytes=max(settings.ingest.max_file_bytes, len(corpus) + 1))
     report = services.ingester.ingest(items)
     seconds = time.perf_counter() - started
     services.answerer.invalidate_stats()
@@ -213,10 +213,11 @@ class Config:
 def configurations(settings: Any) -> list[Config]:
     """The baselines, ablations of the final configuration, and the final one (last): what
     `Answerer.search` does with these settings."""
+    from newsbot.services import fusion_config
     from retrieval.hybrid import FusionConfig
 
-    final = FusionConfig.from_settings(settings)
-    hints = settings.question_hints
+    final = fusion_config(settings.retrieval)
+    hints = settings.retrieval.question_hints
     plain = {"max_per_article": 0}
     return [
         Config(
@@ -245,8 +246,8 @@ def make_answerer(services: Any, embedder: Any, config: Config) -> Any:
         services.index,
         embedder,
         top_k=TOP_K,
-        max_quotes=s.max_quotes,
-        abstain_threshold=s.abstain_threshold,
+        max_quotes=s.retrieval.max_quotes,
+        abstain_threshold=s.retrieval.abstain_threshold,
         max_question_chars=QUESTION_CHARS,
         fusion=config.fusion,
         question_hints=config.question_hints,
@@ -414,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{built}; questions embedded once and shared by the configurations). "
         f"{articles} articles of MultiHop-RAG's corpus.json in {len(chunks)} chunks of at most "
         f"{max_tokens} tokens of the embedding model's tokenizer (the paper: 256), model "
-        f"{settings.embedding_model} ({settings.embedding_backend}), no reranker. "
+        f"{settings.model.embedding_model} ({settings.model.embedding_backend}), no reranker. "
         f"{len(answerable)} queries ({len(nulls)} null queries left out), top 10, scored as "
         "the paper's retrieval_evaluate.py. Every configuration runs `Answerer.search`, the "
         "search behind `newsbot search --json` and the bot; the last row is what they do "
@@ -433,23 +434,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _non_default_retrieval_settings(settings: Any) -> str:
-    from retrieval.settings import Settings
-
-    names = (
-        "rrf_k",
-        "dense_weight",
-        "lexical_weight",
-        "max_chunks_per_article",
-        "question_hints",
-        "chunk_tokens",
-        "chunk_overlap_tokens",
-        "embedding_backend",
-    )
-    changed = [
-        f"NEWSBOT_{n.upper()}={getattr(settings, n)}"
-        for n in names
-        if getattr(settings, n) != Settings.model_fields[n].default
-    ]
+    names = {
+        "retrieval": (
+            "rrf_k",
+            "dense_weight",
+            "lexical_weight",
+            "max_chunks_per_article",
+            "question_hints",
+        ),
+        "ingest": ("chunk_tokens", "chunk_overlap_tokens"),
+        "model": ("embedding_backend",),
+    }
+    changed = []
+    for section_name, fields in names.items():
+        section = getattr(settings, section_name)
+        changed += [
+            f"NEWSBOT_{n.upper()}={getattr(section, n)}"
+            for n in fields
+            if getattr(section, n) != type(section).model_fields[n].default
+        ]
     return f" (here with {', '.join(changed)})" if changed else ""
 
 

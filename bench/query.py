@@ -98,7 +98,7 @@ def grow(corpus: Path, base: Path, data: Path, target: int) -> dict[str, Any]:
     from ingest.dedupe import StoryTracker
     from ingest.loaders import Loaded, load_file
     from ingest.pipeline import Ingester
-    from ingest.services import build_services
+    from newsbot.services import build_services
 
     shutil.copytree(base, data)
     services = build_services(settings_for(data))
@@ -118,7 +118,9 @@ def grow(corpus: Path, base: Path, data: Path, target: int) -> dict[str, Any]:
         offset += len(got["ids"])
     embedder = ReusingEmbedder(services.embedder, known)
     s = services.settings
-    chunker = Chunker(embedder, chunk_tokens=s.chunk_tokens, overlap_tokens=s.chunk_overlap_tokens)
+    chunker = Chunker(
+        embedder, chunk_tokens=s.ingest.chunk_tokens, overlap_tokens=s.ingest.chunk_overlap_tokens
+    )
     ingester = Ingester(index, embedder, chunker, tracker=StoryTracker(index))
     originals = [
         item.article
@@ -151,7 +153,7 @@ def grow(corpus: Path, base: Path, data: Path, target: int) -> dict[str, Any]:
 
 def measure(data: Path, asked: Sequence[str], profile: int) -> dict[str, Any]:
     from bot.app import warm_up
-    from ingest.services import build_services
+    from newsbot.services import build_services
 
     started = time.perf_counter()
     services = build_services(settings_for(data))

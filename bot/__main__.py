@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from bot.app import run_bot
-from ingest.services import build_services, configure_logging
+from newsbot.services import build_services, configure_logging, start_bot
+from newsbot.settings import load_settings
 from retrieval.errors import NewsbotError
-from retrieval.settings import load_settings
 from retrieval.store_lock import BOT_PURPOSE
 
 
 def main() -> int:
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
-        run_bot(
+        configure_logging(settings.log.level)
+        start_bot(
             build_services(settings, purpose=BOT_PURPOSE),
             sync_global="--sync-global" in sys.argv[1:],
         )

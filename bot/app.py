@@ -1,6 +1,6 @@
-"""The Discord bot: services built at the entry point are injected here, with the thread
-pools, cooldowns and quotas the bot builds from their settings; features are cogs loaded as
-extensions."""
+"""The Discord bot: the services and config the entry point built (newsbot/services.py) are
+injected here, with the thread pools, cooldowns and quotas the bot builds from its config;
+features are cogs loaded as extensions."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import signal
 import discord
 from discord.ext import commands
 
+from bot.config import BotConfig, BotServices
 from bot.cooldown import UserCooldown
 from bot.errors import NewsCommandTree
 from bot.quotas import HourlyQuota
 from bot.workers import Workers
-from ingest.services import Services
 from retrieval.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,12 @@ EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.feeds")
 
 class NewsBot(commands.Bot):
     def __init__(
-        self, services: Services, *, sync_global: bool = False, guild_ready_timeout: float = 2.0
+        self,
+        services: BotServices,
+        config: BotConfig,
+        *,
+        sync_global: bool = False,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         # Default intents hold no privileged one: Discord delivers the content of messages
         # that mention the bot without the message-content intent.
@@ -40,27 +45,30 @@ class NewsBot(commands.Bot):
             help_command=None,
             guild_ready_timeout=guild_ready_timeout,
         )
-        settings = services.settings
         self.services = services
-        self.settings = settings
-        self.workers = Workers.from_settings(settings)
-        self.cooldown = UserCooldown(settings.ask_cooldown_seconds)
-        self.sources_cooldown = UserCooldown(settings.sources_cooldown_seconds)
-        self.ingest_quota = HourlyQuota(settings.ingests_per_server_per_hour, "/ingest")
+        self.config = config
+        self.workers = Workers(
+            answer_threads=config.answer_threads,
+            fetch_threads=config.fetch_threads,
+            ingest_threads=config.ingest_threads,
+        )
+        self.cooldown = UserCooldown(config.ask_cooldown_seconds)
+        self.sources_cooldown = UserCooldown(config.sources_cooldown_seconds)
+        self.ingest_quota = HourlyQuota(config.ingests_per_server_per_hour, "/ingest")
         self._sync_global = sync_global
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        if self.settings.guild_id is not None:
-            guild = discord.Object(id=self.settings.guild_id)
+        if self.config.guild_id is not None:
+            guild = discord.Object(id=self.config.guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
-            log.info("Synced %d commands to guild %s", len(synced), self.settings.guild_id)
+            log.info("Synced %d commands to guild %s", len(synced), self.config.guild_id)
         if self._sync_global:
             synced = await self.tree.sync()
             log.info("Synced %d commands globally (may take up to an hour to show)", len(synced))
-        elif self.settings.guild_id is None:
+        elif self.config.guild_id is None:
             log.info(
                 "Commands not synced: set NEWSBOT_GUILD_ID for a development server, "
                 "or run `newsbot bot --sync-global` once."
@@ -86,21 +94,23 @@ class NewsBot(commands.Bot):
                     await self.unload_extension(extension)
                 except Exception:
                     log.exception("Unloading %s failed", extension)
-            await self.workers.finish(self.settings.shutdown_grace_seconds)
+            await self.workers.finish(self.config.shutdown_grace_seconds)
         await super().close()
 
 
-def warm_up(services: Services) -> None:
+def warm_up(services: BotServices) -> None:
     """Load the model and open the index before connecting, so the first /ask is fast."""
     services.embedder.embed_query("warm up")
     services.answerer.stats(None)
 
 
-async def serve(services: Services, token: str, *, sync_global: bool = False) -> None:
+async def serve(
+    services: BotServices, config: BotConfig, token: str, *, sync_global: bool = False
+) -> None:
     """Run until the bot stops, SIGTERM or Ctrl-C; then close within the shutdown deadline,
     and close the services."""
     await asyncio.to_thread(warm_up, services)
-    bot = NewsBot(services, sync_global=sync_global)
+    bot = NewsBot(services, config, sync_global=sync_global)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -137,10 +147,11 @@ async def serve(services: Services, token: str, *, sync_global: bool = False) ->
             services.close()
 
 
-def run_bot(services: Services, *, sync_global: bool = False) -> None:
-    token = services.settings.discord_token
-    if token is None or not token.get_secret_value().strip():
+def run_bot(
+    services: BotServices, config: BotConfig, token: str | None, *, sync_global: bool = False
+) -> None:
+    if token is None or not token.strip():
         raise ConfigError(
             "DISCORD_TOKEN is not set: put the bot token in .env (see README.md, 'Discord set-up')."
         )
-    asyncio.run(serve(services, token.get_secret_value().strip(), sync_global=sync_global))
+    asyncio.run(serve(services, config, token.strip(), sync_global=sync_global))

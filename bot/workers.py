@@ -1,7 +1,7 @@
 """Thread pools for the bot's blocking work, one per kind of work and each bounded, so that no
 kind waits behind another: an /ask never queues behind slow downloads or a big upload.
 
-The bot builds them from settings and shuts them down when it closes: new work is refused,
+The bot builds them from its config and shuts them down when it closes: new work is refused,
 work not started is dropped, and work in progress gets a deadline, after which it is
 abandoned. Their threads are daemon threads because Python joins ThreadPoolExecutor's at exit
 without a limit: an abandoned job (a download from a server that never answers) cannot keep
@@ -23,7 +23,6 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 from retrieval.errors import NewsbotError
-from retrieval.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +144,6 @@ class Workers:
         self._pools = (self.answering, self.fetching, self.ingesting)
         self._told: list[asyncio.Task[Any]] = []
         self.closed = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Workers:
-        return cls(
-            answer_threads=settings.answer_threads,
-            fetch_threads=settings.fetch_threads,
-            ingest_threads=settings.ingest_threads,
-        )
 
     def close(self) -> None:
         """Refuse new work and drop the work not started (its users are told)."""

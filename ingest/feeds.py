@@ -23,7 +23,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
@@ -41,9 +41,6 @@ from ingest.pipeline import Ingester, IngestReport, Status
 from ingest.webpages import load_page, truncation_reason
 from retrieval.errors import InputError, NewsbotError
 from retrieval.models import GLOBAL_SCOPE, Article, normalize_url
-
-if TYPE_CHECKING:
-    from ingest.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -664,19 +661,6 @@ def _is_host_name(outlet: str, url: str | None) -> bool:
 
 def _is_day_only(value: datetime) -> bool:
     return (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
-
-
-def build_poller(services: Services, *, clock: Clock = _now) -> FeedPoller:
-    """The poller every entry point uses: feeds file in the data dir, the safe fetcher."""
-    settings = services.settings
-    return FeedPoller(
-        FeedStore.in_data_dir(settings.data_dir),
-        Fetcher.from_settings(settings),
-        services.ingester,
-        interval=settings.feed_poll_seconds,
-        clock=clock,
-        on_ingested=services.answerer.invalidate_stats,
-    )
 
 
 def describe(feed: Feed) -> str:

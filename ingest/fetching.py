@@ -33,16 +33,13 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 from retrieval.errors import InputError
-
-if TYPE_CHECKING:
-    from retrieval.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -472,18 +469,6 @@ class Fetcher:
         self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._backend = network_backend
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> Fetcher:
-        options: dict[str, Any] = {
-            "max_bytes": settings.fetch_max_bytes,
-            "connect_timeout": settings.fetch_connect_timeout_seconds,
-            "read_timeout": settings.fetch_read_timeout_seconds,
-            "deadline": settings.fetch_deadline_seconds,
-            "allow_loopback": settings.fetch_allow_loopback,
-        }
-        options.update(overrides)
-        return cls(**options)
 
     def fetch(
         self,

@@ -1,1 +1,2 @@
-"""The `newsbot` command line: the entry point that wires settings and services."""
+"""The app: its settings (settings.py), the composition root that turns them into services
+(services.py), and the `newsbot` command line (cli.py). `python -m bot` uses the same root."""

@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ingest.loaders import Loaded, LoadFailure, LoadItem, expand_paths, load_file
-from ingest.services import Services, build_services, configure_logging
+from newsbot.services import (
+    Services,
+    build_poller,
+    build_services,
+    configure_logging,
+    make_fetcher,
+    start_bot,
+)
+from newsbot.settings import Settings, load_settings
 from retrieval.dates import optional_day
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.index import SearchFilters
 from retrieval.models import GLOBAL_SCOPE, Answer, Article, Passage, StoredArticle
-from retrieval.settings import Settings, load_settings
 from retrieval.store_lock import BOT_PURPOSE
 
 if TYPE_CHECKING:
@@ -217,7 +224,7 @@ def main(ctx: click.Context) -> None:
     except ConfigError as exc:
         _echo(f"newsbot: {exc.user_message}", err=True)
         ctx.exit(2)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log.level)
     ctx.obj = _State(settings)
     ctx.call_on_close(ctx.obj.close)
 
@@ -250,7 +257,7 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
     # with the batch, and a file that cannot be read fails alone.
     items = itertools.chain(
         files.skipped,  # symbolic links a directory walk does not follow, each with its reason
-        _load_each(files, state.settings.max_file_bytes),
+        _load_each(files, state.settings.ingest.max_file_bytes),
         _load_urls(urls, state.settings),
     )
     from tqdm import tqdm
@@ -284,10 +291,9 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
 def _load_urls(urls: list[str], settings: Settings) -> Iterator[LoadItem]:
     if not urls:
         return
-    from ingest.fetching import Fetcher
     from ingest.webpages import load_url
 
-    fetcher = Fetcher.from_settings(settings)
+    fetcher = make_fetcher(settings.fetch)
     for url in urls:
         yield from _one_source(url, functools.partial(load_url, url, fetcher))
 
@@ -397,7 +403,7 @@ def extract(state: _State, paths: tuple[Path, ...], as_json: bool) -> None:
     """Show what ingest would store for each file, without storing anything."""
     failed = False
     files = expand_paths(list(paths))
-    loaded = (load_file(path, max_bytes=state.settings.max_file_bytes) for path in files)
+    loaded = (load_file(path, max_bytes=state.settings.ingest.max_file_bytes) for path in files)
     for item in itertools.chain(files.skipped, itertools.chain.from_iterable(loaded)):
         if isinstance(item, LoadFailure):
             failed = True
@@ -553,8 +559,6 @@ _server_option = click.option(
 @click.pass_obj
 def feeds_add(state: _State, url: str, as_json: bool) -> None:
     """Follow the feed at URL and ingest its stories now."""
-    from ingest.feeds import build_poller
-
     result = build_poller(state.writer("`newsbot feeds add`")).add(url)
     _print_poll(result, as_json, verb="Following")
 
@@ -565,8 +569,6 @@ def feeds_add(state: _State, url: str, as_json: bool) -> None:
 @click.pass_obj
 def feeds_remove(state: _State, url: str, server: int | None) -> None:
     """Stop following the feed at URL (the articles it brought stay)."""
-    from ingest.feeds import build_poller
-
     removed = build_poller(state.services).remove(url, _feed_server_scope(server))
     if removed is None:
         _echo(f"newsbot: {url} is not followed (see `newsbot feeds list`).", err=True)
@@ -581,7 +583,7 @@ def feeds_list(state: _State, as_json: bool) -> None:
     """Followed feeds with their status: last success, last error, articles ingested."""
     from ingest.feeds import FeedStore, describe
 
-    followed = FeedStore.in_data_dir(state.settings.data_dir).feeds()
+    followed = FeedStore.in_data_dir(state.settings.storage.data_dir).feeds()
     if as_json:
         _emit({"feeds": [f.to_json() for f in followed]})
         return
@@ -599,8 +601,6 @@ def feeds_list(state: _State, as_json: bool) -> None:
 @click.pass_obj
 def feeds_poll(state: _State, poll_all: bool, as_json: bool) -> None:
     """Poll the feeds that are due (with --all: every feed) and ingest their new stories."""
-    from ingest.feeds import build_poller
-
     poller = build_poller(state.writer("`newsbot feeds poll`"))
     results = poller.poll_all() if poll_all else poller.poll_due()
     if not results and not as_json:
@@ -673,14 +673,14 @@ def _chat(services: Services) -> None:
 def run(state: _State, sample: Path) -> None:
     """Ingest the sample news if the index is empty, then start the bot (with DISCORD_TOKEN
     set) or the terminal chat (without)."""
-    bot = state.settings.discord_token is not None
+    bot = state.settings.discord.discord_token is not None
     services = state.services
     if services.index.stats().articles == 0:
         state.close()  # reopened for writing
         services = state.writer(BOT_PURPOSE if bot else "`newsbot run`")
         _echo(f"The index is empty: ingesting the sample news in {sample}…")
         report = services.ingester.ingest(
-            _load_each(expand_paths([sample]), state.settings.max_file_bytes)
+            _load_each(expand_paths([sample]), state.settings.ingest.max_file_bytes)
         )
         services.answerer.invalidate_stats()
         _echo(f"Ingested {len(report.items)} articles ({report.chunks_embedded} chunks).")
@@ -697,7 +697,7 @@ def run(state: _State, sample: Path) -> None:
         _chat(services)
         return
     state.close()
-    _start_bot(state.writer(BOT_PURPOSE), sync_global=False)
+    start_bot(state.writer(BOT_PURPOSE), sync_global=False)
 
 
 @main.command(name="bot")
@@ -711,12 +711,6 @@ def run(state: _State, sample: Path) -> None:
 def bot_command(state: _State, sync_global: bool) -> None:
     """Run the Discord bot (needs DISCORD_TOKEN)."""
     # Without a token the bot stops at once, saying how to get one: no need to lock the store.
-    no_token = state.settings.discord_token is None
+    no_token = state.settings.discord.discord_token is None
     services = state.services if no_token else state.writer(BOT_PURPOSE)
-    _start_bot(services, sync_global=sync_global)
-
-
-def _start_bot(services: Services, *, sync_global: bool) -> None:
-    from bot.app import run_bot
-
-    run_bot(services, sync_global=sync_global)
+    start_bot(services, sync_global=sync_global)

@@ -24,7 +24,6 @@ from retrieval.embedding import Vectors
 from retrieval.index import NewsIndex, SearchFilters
 from retrieval.models import Passage
 from retrieval.query_understanding import QueryPlan
-from retrieval.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +37,6 @@ class FusionConfig:
     candidates: int = 60
     # At most this many chunks of one article in the results; 0: no cap.
     max_per_article: int = 3
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FusionConfig:
-        return cls(
-            rrf_k=settings.rrf_k,
-            dense_weight=settings.dense_weight,
-            lexical_weight=settings.lexical_weight,
-            max_per_article=settings.max_chunks_per_article,
-        )
 
 
 Ranked = list[tuple[str, float]]

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
+from newsbot.settings import Settings, load_settings
 from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.settings import Settings
 from tests.web_server import WebServer, serving
 
 if TYPE_CHECKING:
-    from ingest.services import Services
+    from newsbot.services import Services
 
 pytest_plugins = ["tests.fake_discord.pytest_plugin"]
 
@@ -41,19 +41,19 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     # Tests share the session's torch model (`embedder`), also through the CLI; the other
     # backends have their own tests (tests/test_embedding_backends.py).
     monkeypatch.setenv("NEWSBOT_EMBEDDING_BACKEND", "torch-fp32")
-    return Settings(data_dir=tmp_path / "data", embedding_backend="torch-fp32")
+    return load_settings(data_dir=tmp_path / "data", embedding_backend="torch-fp32")
 
 
 @pytest.fixture
 def shared_model(embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     """Services built during the test (the CLI's too) use the session's loaded model instead
     of loading one."""
-    monkeypatch.setattr("ingest.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    monkeypatch.setattr("newsbot.services.SentenceTransformerEmbedder", lambda *a, **k: embedder)
 
 
 @pytest.fixture
 def services(settings: Settings, shared_model: None) -> Services:
-    from ingest.services import build_services
+    from newsbot.services import build_services
 
     return build_services(settings)
 
@@ -61,7 +61,7 @@ def services(settings: Settings, shared_model: None) -> Services:
 @pytest.fixture
 def cli(settings: Settings, shared_model: None, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """`newsbot`, run in-process on the test's data directory."""
-    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(settings.storage.data_dir))
     return CliRunner()
 
 

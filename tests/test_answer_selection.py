@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.loaders import Loaded
-from ingest.services import Services
+from newsbot.services import Services
 from retrieval.models import Answer, Article
 
 WHEN = datetime(2023, 11, 20, 9, 0, tzinfo=UTC)

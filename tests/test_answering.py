@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.loaders import Loaded, load_file
-from ingest.services import Services
+from newsbot.services import Services
 from retrieval.errors import QuestionError
 from retrieval.index import SearchFilters
 from retrieval.models import Article

@@ -20,9 +20,9 @@ import pytest
 
 from bot.app import NewsBot, serve
 from ingest.loaders import Loaded, load_file
-from ingest.services import Services, build_services
+from newsbot.services import Services, bot_config, bot_services, build_services
+from newsbot.settings import Settings
 from retrieval.models import Article
-from retrieval.settings import Settings
 from retrieval.store_lock import BOT_PURPOSE
 from tests.conftest import SEED
 from tests.fake_discord import FakeDiscord, FakeGuild, FakeMessage
@@ -45,7 +45,7 @@ def seeded(services: Services) -> Services:
 
 def _configured(services: Services, **settings: Any) -> Services:
     settings.setdefault("ask_cooldown_seconds", 0)
-    return dataclasses.replace(services, settings=services.settings.model_copy(update=settings))
+    return dataclasses.replace(services, settings=services.settings.replace(**settings))
 
 
 @asynccontextmanager
@@ -54,7 +54,12 @@ async def running(
 ) -> AsyncIterator[NewsBot]:
     """Start the bot as production does; commands sync to `guild` (the dev guild) or globally."""
     configured = _configured(services, guild_id=guild.id if guild else None, **settings)
-    bot = NewsBot(configured, sync_global=guild is None, guild_ready_timeout=0.05)
+    bot = NewsBot(
+        bot_services(configured),
+        bot_config(configured.settings),
+        sync_global=guild is None,
+        guild_ready_timeout=0.05,
+    )
     async with fake.running(bot):
         yield bot
 
@@ -173,9 +178,7 @@ async def test_an_answer_with_many_long_sources_stays_within_limits(
     fake_discord: FakeDiscord, services: Services, tmp_path: Path
 ) -> None:
     services = build_services(
-        services.settings.model_copy(
-            update={"data_dir": tmp_path / "many", "max_quotes": 10, "top_k": 30}
-        )
+        services.settings.replace(data_dir=tmp_path / "many", max_quotes=10, top_k=30)
     )
     articles = [
         Article(
@@ -320,7 +323,9 @@ async def test_serve_runs_the_bot_until_sigterm_and_closes_cleanly(
     guild = fake_discord.add_guild(name="News")
     bob = fake_discord.add_member(guild, name="bob")
     services = _configured(seeded, guild_id=guild.id)
-    task = asyncio.create_task(serve(services, fake_discord.token))
+    task = asyncio.create_task(
+        serve(bot_services(services), bot_config(services.settings), fake_discord.token)
+    )
     async with asyncio.timeout(30):
         while not fake_discord.synced_commands(guild):
             await asyncio.sleep(0.05)
@@ -368,7 +373,10 @@ async def test_a_cli_ingest_while_the_bot_runs_is_refused_and_slash_ingest_works
     guild = fake_discord.add_guild(name="News")
     alice = fake_discord.add_member(guild, name="alice", permissions=MANAGE_GUILD)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD"))}
-    env |= {"NEWSBOT_DATA_DIR": str(settings.data_dir), "NEWSBOT_EMBEDDING_BACKEND": "torch-fp32"}
+    env |= {
+        "NEWSBOT_DATA_DIR": str(settings.storage.data_dir),
+        "NEWSBOT_EMBEDDING_BACKEND": "torch-fp32",
+    }
     newsbot = str(Path(sys.executable).parent / "newsbot")
     async with running(fake_discord, services, guild):
         refused = await asyncio.to_thread(

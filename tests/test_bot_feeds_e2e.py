@@ -16,7 +16,7 @@ from bot.app import NewsBot
 from bot.cogs.feeds import FeedsCog
 from ingest.feeds import FeedStore
 from ingest.loaders import Loaded
-from ingest.services import Services
+from newsbot.services import Services, bot_config, bot_services
 from tests.fake_discord import FakeDiscord, FakeGuild
 from tests.test_dedupe import LEAD, REWRAPPED
 from tests.test_feeds import page, rss
@@ -34,10 +34,13 @@ async def running(
     settings.setdefault("ask_cooldown_seconds", 0)
     settings.setdefault("fetch_allow_loopback", True)
     settings["guild_id"] = guild.id if guild else None
-    configured = dataclasses.replace(
-        services, settings=services.settings.model_copy(update=settings)
+    configured = dataclasses.replace(services, settings=services.settings.replace(**settings))
+    bot = NewsBot(
+        bot_services(configured),
+        bot_config(configured.settings),
+        sync_global=guild is None,
+        guild_ready_timeout=0.05,
     )
-    bot = NewsBot(configured, sync_global=guild is None, guild_ready_timeout=0.05)
     async with fake.running(bot):
         yield bot
 
@@ -122,7 +125,7 @@ async def test_feeds_are_followed_listed_polled_and_removed_per_server(
         web.add("/rss", rss(items), content_type="application/rss+xml", etag='"v2"')
         await eventually(lambda: len(services.index.list_articles()) == 2)
         # The poll records its count just after the ingest: wait for that too.
-        feeds = FeedStore.in_data_dir(services.settings.data_dir)
+        feeds = FeedStore.in_data_dir(services.settings.storage.data_dir)
         await eventually(lambda: [f.articles for f in feeds.feeds()] == [2])
         assert {a.scope for a in services.index.list_articles()} == {f"guild:{first.id}"}
         assert len(web.hits("/h")) == 1 and len(web.hits("/l")) == 1  # each entry once

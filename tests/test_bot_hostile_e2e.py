@@ -20,7 +20,7 @@ import pytest
 
 import ingest.loaders
 from ingest.loaders import load_file
-from ingest.services import Services
+from newsbot.services import Services
 from tests.conftest import REPO, SEED
 from tests.fake_discord import (
     FakeDiscord,

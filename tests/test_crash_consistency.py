@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from ingest.services import Services, build_services
+from newsbot.services import Services, build_services
+from newsbot.settings import Settings
 from retrieval.errors import ConfigError
 from retrieval.failpoints import Failpoints
 from retrieval.index import CHUNK_IDS
-from retrieval.settings import Settings
 from tests.conftest import MULTIHOP_CORPUS
 
 pytestmark = pytest.mark.skipif(not MULTIHOP_CORPUS.exists(), reason="needs ../shared/data")
@@ -53,14 +53,14 @@ def _newsbot(
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD"))}
     env |= {
-        "NEWSBOT_DATA_DIR": str(settings.data_dir),
+        "NEWSBOT_DATA_DIR": str(settings.storage.data_dir),
         "NEWSBOT_EMBEDDING_BACKEND": "torch-fp32",
         "NEWSBOT_FAILPOINT": failpoint,
     }
     return subprocess.run(
         [NEWSBOT, *args],
         env=env,
-        cwd=settings.data_dir.parent,
+        cwd=settings.storage.data_dir.parent,
         capture_output=True,
         text=True,
         timeout=600,

@@ -11,8 +11,8 @@ from ingest.chunking import Chunker
 from ingest.dedupe import StoryTracker, forget_story, signature
 from ingest.loaders import Loaded, LoadItem
 from ingest.pipeline import Ingester, Status
-from ingest.services import Services, build_services
 from newsbot.render import render_answer
+from newsbot.services import Services, build_services
 from retrieval.models import Article
 
 WIRE = [

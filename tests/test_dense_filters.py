@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ingest.loaders import Loaded
-from ingest.services import Services
+from newsbot.services import Services
 from retrieval import index as index_module
 from retrieval.index import SearchFilters, _where
 from retrieval.models import Article

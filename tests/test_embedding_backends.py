@@ -14,13 +14,13 @@ import pytest
 
 from ingest.chunking import Chunker
 from ingest.loaders import load_file
-from ingest.services import build_services
+from newsbot.services import build_services
+from newsbot.settings import load_settings
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
 from retrieval.exported import OnnxEmbedder, OpenVinoEmbedder, export_dir
 from retrieval.index import ChromaIndex
 from retrieval.models import Article
-from retrieval.settings import Settings
 from tests.conftest import SAMPLE_NEWS, SEED
 from tests.index_contract import FTX, NATO, store
 
@@ -207,7 +207,7 @@ def test_an_empty_collection_takes_the_backend_now_in_use(
 def test_the_onnx_backend_answers_with_verified_quotes(
     tmp_path: Path, model_cache: Path, onnx_embedder: OnnxEmbedder
 ) -> None:
-    settings = Settings(
+    settings = load_settings(
         data_dir=tmp_path / "data", embedding_backend="onnx-int8", model_cache_dir=model_cache
     )
     services = build_services(settings)

@@ -17,8 +17,8 @@ from ingest.feeds import FeedError, FeedPoller, FeedStore, PollResult, parse_fee
 from ingest.fetching import Fetcher, FetchError
 from ingest.loaders import LoadItem
 from ingest.pipeline import Status
-from ingest.services import Services, build_services
-from retrieval.settings import Settings
+from newsbot.services import Services, build_services
+from newsbot.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.web_server import WebServer, wait_until
 

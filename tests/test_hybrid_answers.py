@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.loaders import Loaded
-from ingest.services import Services
 from newsbot.cli import main
+from newsbot.services import Services
 from retrieval.index import SearchFilters
 from retrieval.models import Answer, Article
 

@@ -10,8 +10,8 @@ import pytest
 
 from ingest.loaders import load_file
 from ingest.pipeline import IngestReport, Status
-from ingest.services import Services, build_services
-from retrieval.settings import Settings
+from newsbot.services import Services, build_services
+from newsbot.settings import load_settings
 from tests.conftest import MULTIHOP_CORPUS, SEED
 
 pytestmark = [
@@ -40,7 +40,7 @@ class Corpus:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     # The default backend (openvino-int8), as `newsbot ingest` runs it.
     with pytest.MonkeyPatch.context() as mp:
-        services = build_services(Settings(data_dir=tmp_path_factory.mktemp("multihop")))
+        services = build_services(load_settings(data_dir=tmp_path_factory.mktemp("multihop")))
         services.ingester.ingest(load_file(SEED, max_bytes=10**7))
         started = time.perf_counter()
         first = services.ingester.ingest(load_file(MULTIHOP_CORPUS, max_bytes=10**8))

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.loaders import Loaded, LoadFailure, LoadItem, load_file
 from ingest.pipeline import Status
-from ingest.services import Services
+from newsbot.services import Services
 from retrieval.models import Article
 from tests.conftest import SEED
 

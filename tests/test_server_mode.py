@@ -28,10 +28,10 @@ BOT = """
 import json, sys
 from pathlib import Path
 from ingest.loaders import load_file
-from ingest.services import build_services
-from retrieval.settings import Settings
+from newsbot.services import build_services
+from newsbot.settings import load_settings
 from retrieval.store_lock import BOT_PURPOSE
-services = build_services(Settings(), purpose=BOT_PURPOSE)
+services = build_services(load_settings(), purpose=BOT_PURPOSE)
 print("ready", flush=True)
 sys.stdin.readline()  # "go": the CLI is writing now
 report = services.ingester.ingest(load_file(Path(sys.argv[1]), max_bytes=10**8))

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import load_file
-from ingest.services import Services, build_services
+from newsbot.services import Services, build_services
+from newsbot.settings import Settings
 from retrieval.errors import StoreError
-from retrieval.settings import Settings
 from retrieval.store_lock import StoreBusyError, lock_path_for, read_holder
 from tests.conftest import MULTIHOP_CORPUS, SAMPLE_NEWS, SEED
 
@@ -30,12 +30,12 @@ KEY_QUOTE = 'key demands are "unacceptable."'
 # A process that opens the store for writing as the bot does, says so, and holds it.
 HOLDER = """
 import sys
-from ingest.services import build_services
+from newsbot.services import build_services
 from retrieval.errors import StoreError
-from retrieval.settings import Settings
+from newsbot.settings import load_settings
 from retrieval.store_lock import BOT_PURPOSE
 services = build_services(
-    Settings(data_dir=sys.argv[1], embedding_backend="torch-fp32"), purpose=BOT_PURPOSE
+    load_settings(data_dir=sys.argv[1], embedding_backend="torch-fp32"), purpose=BOT_PURPOSE
 )
 print("holding", flush=True)
 sys.stdin.read()
@@ -65,8 +65,8 @@ def _newsbot(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def holder(settings: Settings) -> Iterator[subprocess.Popen[str]]:
     """A separate process holding the store's writer lock as the bot does."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(settings.data_dir)],
-        env=_env(settings.data_dir),
+        [sys.executable, "-c", HOLDER, str(settings.storage.data_dir)],
+        env=_env(settings.storage.data_dir),
         cwd=Path(__file__).resolve().parents[1],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -88,7 +88,7 @@ def _stored_titles(data_dir: Path) -> list[str]:
 def test_a_cli_write_beside_the_bot_is_refused_and_reads_still_work(
     settings: Settings, holder: subprocess.Popen[str]
 ) -> None:
-    data_dir = settings.data_dir
+    data_dir = settings.storage.data_dir
     stored_before = _stored_titles(data_dir)
 
     refused = _newsbot(data_dir, "ingest", str(SEED))
@@ -120,7 +120,7 @@ def test_two_cli_ingests_at_once_one_refuses_and_succeeds_afterwards(
     articles = json.loads(MULTIHOP_CORPUS.read_text(encoding="utf-8"))[:40]
     batch = tmp_path / "batch.json"
     batch.write_text(json.dumps(articles), encoding="utf-8")
-    data_dir = settings.data_dir
+    data_dir = settings.storage.data_dir
     first = subprocess.Popen(
         [NEWSBOT, "ingest", str(batch)],
         env=_env(data_dir),
@@ -129,7 +129,7 @@ def test_two_cli_ingests_at_once_one_refuses_and_succeeds_afterwards(
         stderr=subprocess.PIPE,
         text=True,
     )
-    lock = lock_path_for(settings.resolved_chroma_path)
+    lock = lock_path_for(settings.storage.resolved_chroma_path)
     deadline = time.monotonic() + 120
     while (found := read_holder(lock)) is None or found.pid != first.pid:
         assert first.poll() is None, first.communicate()
@@ -171,7 +171,7 @@ def test_a_reader_sees_what_the_writer_added_after_it_opened(
     services.close()
     reader = build_services(settings, read_only=True, embedder=services.embedder)
     reader.answerer.answer(QUESTION)  # its vector segment is loaded now
-    written = _newsbot(settings.data_dir, "ingest", str(SEED))  # another process writes
+    written = _newsbot(settings.storage.data_dir, "ingest", str(SEED))  # another process writes
     assert written.returncode == 0, written.stderr
     reader.answerer.invalidate_stats()
     answer = reader.answerer.answer(QUESTION)
@@ -181,7 +181,7 @@ def test_a_reader_sees_what_the_writer_added_after_it_opened(
 def test_in_one_process_the_lock_is_shared_and_let_go_by_the_last(settings: Settings) -> None:
     first = build_services(settings, purpose="first")
     second = build_services(settings, purpose="second")  # same process: shared
-    lock = lock_path_for(settings.resolved_chroma_path)
+    lock = lock_path_for(settings.storage.resolved_chroma_path)
     holder = read_holder(lock)
     assert holder is not None and holder.purpose == "first" and holder.pid == os.getpid()
     first.close()

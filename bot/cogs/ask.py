@@ -115,9 +115,7 @@ class AskCog(commands.Cog):
             )
             async with message.channel.typing():
                 embed = await self.answering.run(partial(self._answer_embed, text, filters))
-            if self.bot.settings.reply_in_thread and isinstance(
-                message.channel, discord.TextChannel
-            ):
+            if self.bot.config.reply_in_thread and isinstance(message.channel, discord.TextChannel):
                 thread = await message.create_thread(name=trim(text, THREAD_NAME_LIMIT))
                 await thread.send(embed=embed, allowed_mentions=NONE)
             else:

@@ -19,7 +19,7 @@ from bot.quotas import check_feed_count
 from bot.render import CONTENT_LIMIT, ingest_report_text, link, safe, trim
 from bot.scopes import guild_scope
 from bot.workers import ShuttingDownError
-from ingest.feeds import Feed, FeedPoller, PollResult, build_poller, describe
+from ingest.feeds import Feed, FeedPoller, PollResult, describe
 from retrieval.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ class FeedsCog(commands.Cog):
 
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
-        self.settings = bot.settings
-        self.poller: FeedPoller = build_poller(bot.services)
+        self.config = bot.config
+        self.poller: FeedPoller = bot.services.poller
         self._stop = threading.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -91,7 +91,7 @@ class FeedsCog(commands.Cog):
                 await self._task
 
     async def _poll_forever(self) -> None:
-        tick = min(MAX_TICK_SECONDS, self.settings.feed_poll_seconds)
+        tick = min(MAX_TICK_SECONDS, self.config.feed_poll_seconds)
         while not self._stop.is_set():
             try:
                 # In the bot's bounded fetch pool: a poll in progress is inside the shutdown
@@ -114,8 +114,8 @@ class FeedsCog(commands.Cog):
     def _require_admin(self, interaction: discord.Interaction) -> str:
         require_admin(
             interaction,
-            admin_role_ids=self.settings.admin_role_ids,
-            owner_ids=self.settings.owner_ids,
+            admin_role_ids=self.config.admin_role_ids,
+            owner_ids=self.config.owner_ids,
         )
         assert interaction.guild_id is not None  # guild_only
         return guild_scope(interaction.guild_id)
@@ -128,7 +128,7 @@ class FeedsCog(commands.Cog):
         followed = await self.bot.workers.answering.run(
             functools.partial(self.poller.feeds, [scope])
         )
-        check_feed_count(len(followed), self.settings.feeds_per_server)
+        check_feed_count(len(followed), self.config.feeds_per_server)
         assert interaction.guild_id is not None  # guild_only
         self.bot.ingest_quota.check(interaction.guild_id)
         result = await self.bot.workers.fetching.run(functools.partial(self.poller.add, url, scope))

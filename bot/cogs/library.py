@@ -20,7 +20,6 @@ from bot.permissions import require_admin
 from bot.render import forgotten_text, ingest_report_text, sources_embed, trim
 from bot.scopes import guild_scope, visible_scopes
 from ingest.dedupe import Forgotten, forget_story
-from ingest.fetching import Fetcher
 from ingest.loaders import LoadItem, article_from_text, load_bytes
 from ingest.pipeline import IngestReport
 from ingest.webpages import load_url
@@ -46,14 +45,14 @@ class LibraryCog(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
         self.services = bot.services
-        self.settings = bot.settings
+        self.config = bot.config
         self.workers = bot.workers
 
     def _require_admin(self, interaction: discord.Interaction) -> None:
         require_admin(
             interaction,
-            admin_role_ids=self.settings.admin_role_ids,
-            owner_ids=self.settings.owner_ids,
+            admin_role_ids=self.config.admin_role_ids,
+            owner_ids=self.config.owner_ids,
         )
 
     @app_commands.command(name="sources", description="The newest ingested articles.")
@@ -99,7 +98,7 @@ class LibraryCog(commands.Cog):
         fetch = url if file is None and text is None else None
         if fetch is None and (file is None) == (text is None):
             raise InputError("Give a file, text or a url to ingest (one of them).")
-        limit = self.settings.max_file_bytes
+        limit = self.config.max_file_bytes
         if file is not None and file.size > limit:
             raise InputError(
                 f"{file.filename} is {file.size:,} bytes, over the {limit:,}-byte limit."
@@ -109,10 +108,9 @@ class LibraryCog(commands.Cog):
         self.bot.ingest_quota.check(interaction.guild_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         if fetch is not None:
-            fetcher = Fetcher.from_settings(self.settings)
             # A page is read where it was downloaded: one job, bounded by the fetch deadline.
             fetched = await self.workers.fetching.run(
-                partial(load_url, fetch, fetcher, scope=scope)
+                partial(load_url, fetch, self.services.fetcher, scope=scope)
             )
 
             def load() -> list[LoadItem]:
@@ -149,7 +147,7 @@ class LibraryCog(commands.Cog):
         assert interaction.guild_id is not None
         own = (guild_scope(interaction.guild_id),)
         # Articles from the command line are shared by every server: only owners remove them.
-        return (*own, GLOBAL_SCOPE) if interaction.user.id in self.settings.owner_ids else own
+        return (*own, GLOBAL_SCOPE) if interaction.user.id in self.config.owner_ids else own
 
     @app_commands.command(name="forget", description="Remove an article from this server's news.")
     @app_commands.describe(article="The article's title (pick from the list), id or URL")

@@ -1,0 +1,45 @@
+"""What the bot is given by the entry point (newsbot/services.py): its typed config and the
+services it uses. The bot reads no settings of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.feeds import FeedPoller
+from ingest.fetching import Fetcher
+from ingest.pipeline import Ingester
+from retrieval.answering import Answerer
+from retrieval.embedding import Embedder
+from retrieval.index import ChromaIndex
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    guild_id: int | None  # development server: commands sync there on start
+    admin_role_ids: tuple[int, ...]  # also allowed admin commands
+    owner_ids: tuple[int, ...]  # allowed admin commands anywhere, and global articles
+    ask_cooldown_seconds: float
+    sources_cooldown_seconds: float
+    reply_in_thread: bool
+    ingests_per_server_per_hour: int
+    feeds_per_server: int
+    answer_threads: int
+    fetch_threads: int
+    ingest_threads: int
+    shutdown_grace_seconds: float
+    feed_poll_seconds: float
+    max_file_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BotServices:
+    index: ChromaIndex
+    embedder: Embedder
+    answerer: Answerer
+    ingester: Ingester
+    fetcher: Fetcher
+    poller: FeedPoller
+
+    def close(self) -> None:
+        """Let go of the store's writer lock; nothing may be written after this."""
+        self.index.close()
