@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from newsbot.settings import Settings, load_settings
 from retrieval.embedding import SentenceTransformerEmbedder
+from tests.fake_embedder import FakeEmbedder
 from tests.web_server import WebServer, serving
 
 if TYPE_CHECKING:
@@ -69,3 +70,17 @@ def cli(settings: Settings, shared_model: None, monkeypatch: pytest.MonkeyPatch)
 def web() -> Iterator[WebServer]:
     """A web server on 127.0.0.1 (see tests/web_server.py)."""
     yield from serving()
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> FakeEmbedder:
+    """The fast stand-in for tests that check storage, not what is quoted (fake_embedder.py)."""
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_services(settings: Settings, fake_embedder: FakeEmbedder) -> Services:
+    """`services` on the fake embedder: its index refuses the real model's vectors."""
+    from newsbot.services import build_services
+
+    return build_services(settings, embedder=fake_embedder)

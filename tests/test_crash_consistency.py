@@ -1,7 +1,11 @@
 """Crash consistency with real processes: `newsbot` is killed (SIGKILL, through the
 test-only NEWSBOT_FAILPOINT) at each step of the store's write paths; the store is then
 reopened, and every article must be whole (its old version or its new one), findable, and
-the next run must finish the job with nothing lost or stored twice."""
+the next run must finish the job with nothing lost or stored twice.
+
+These check what is stored, not what is quoted: every process runs on the fast fake embedder
+(tests/fake_embedder.py; the children through tests/fake_newsbot.py), as the real model's
+loading and embedding would be most of their time."""
 
 from __future__ import annotations
 
@@ -20,16 +24,17 @@ from newsbot.settings import Settings
 from retrieval.errors import ConfigError
 from retrieval.failpoints import Failpoints
 from retrieval.index import CHUNK_IDS
-from tests.conftest import MULTIHOP_CORPUS
+from tests.conftest import MULTIHOP_CORPUS, REPO
+from tests.fake_embedder import FakeEmbedder
 
 pytestmark = pytest.mark.skipif(not MULTIHOP_CORPUS.exists(), reason="needs ../shared/data")
 
-NEWSBOT = str(Path(sys.executable).parent / "newsbot")
+# `newsbot` on the fake embedder.
+NEWSBOT = [sys.executable, str(REPO / "tests" / "fake_newsbot.py")]
 
 
 def _corpus(first: int, count: int) -> list[dict[str, Any]]:
-    """Real articles, cut to about three chunks each (the model's time is most of these
-    tests')."""
+    """Real articles, cut to about three chunks each."""
     articles = json.loads(MULTIHOP_CORPUS.read_text(encoding="utf-8"))
     long = [a for a in articles if len(a["body"]) > 2000][first : first + count]
     return [{**a, "body": a["body"][:1800].rsplit(" ", 1)[0]} for a in long]
@@ -58,7 +63,7 @@ def _newsbot(
         "NEWSBOT_FAILPOINT": failpoint,
     }
     return subprocess.run(
-        [NEWSBOT, *args],
+        [*NEWSBOT, *args],
         env=env,
         cwd=settings.storage.data_dir.parent,
         capture_output=True,
@@ -76,7 +81,7 @@ def _open(settings: Settings, *, read_only: bool = False) -> Services:
     from chromadb.api.shared_system_client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()
-    return build_services(settings, read_only=read_only)
+    return build_services(settings, read_only=read_only, embedder=FakeEmbedder())
 
 
 def _killed(result: subprocess.CompletedProcess[str]) -> None:
@@ -124,7 +129,6 @@ def stored_v1(settings: Settings, tmp_path: Path) -> tuple[list[dict[str, Any]],
 )
 def test_a_kill_at_any_step_of_an_update_leaves_each_article_whole(
     settings: Settings,
-    shared_model: None,
     stored_v1: tuple[list[dict[str, Any]], Path],
     failpoint: str,
 ) -> None:
@@ -167,7 +171,7 @@ def _assert_whole_for_reader(reader: Services, versions: dict[str, set[str]]) ->
 
 
 def test_four_kills_during_a_corpus_ingest_then_a_full_run_leave_the_store_whole(
-    settings: Settings, shared_model: None, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
     corpus = _corpus(0, 150)
     batch = _write(tmp_path / "corpus.json", corpus)
@@ -196,7 +200,7 @@ def test_four_kills_during_a_corpus_ingest_then_a_full_run_leave_the_store_whole
 
 @pytest.mark.parametrize("failpoint", ["record-written", "record-deleted"])
 def test_a_kill_while_forgetting_a_lead_loses_none_of_its_copies(
-    settings: Settings, shared_model: None, tmp_path: Path, failpoint: str
+    settings: Settings, tmp_path: Path, failpoint: str
 ) -> None:
     lead = _corpus(0, 1)[0]
     copies = [
@@ -225,7 +229,7 @@ def test_a_kill_while_forgetting_a_lead_loses_none_of_its_copies(
 
 
 def test_check_finds_and_repairs_what_older_versions_left(
-    settings: Settings, services: Services, tmp_path: Path
+    settings: Settings, fake_services: Services, tmp_path: Path
 ) -> None:
     """Before records named their chunks, a crash mid-update could leave a record whose
     chunks are another version's (the article unfindable, for good), and chunks without
@@ -233,8 +237,8 @@ def test_check_finds_and_repairs_what_older_versions_left(
     v1 = _corpus(0, 3)
     from ingest.loaders import load_file
 
-    services.ingester.ingest(load_file(_write(tmp_path / "v1.json", v1), max_bytes=10**8))
-    index = services.index
+    fake_services.ingester.ingest(load_file(_write(tmp_path / "v1.json", v1), max_bytes=10**8))
+    index = fake_services.index
     first, second = index.list_articles()[:2]
     # The old format: records without chunk ids.
     index.update_article_fields({a.id: {CHUNK_IDS: None} for a in index.list_articles()})
@@ -256,7 +260,7 @@ def test_check_finds_and_repairs_what_older_versions_left(
         documents=["orphan text"],
         metadatas=[{**old["metadatas"][0], "article_id": "a_nobody"}],
     )
-    services.close()
+    fake_services.close()
 
     found = _newsbot(settings, "check", "--json")
     assert found.returncode == 1

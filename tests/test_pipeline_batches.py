@@ -32,6 +32,12 @@ def _article(i: int, version: int = 0) -> Article:
 
 
 @pytest.fixture
+def services(fake_services: Services) -> Services:
+    """Batching and storage, not what is quoted: the fast fake embedder does."""
+    return fake_services
+
+
+@pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(pipeline, "ARTICLES_PER_BATCH", 4)
     return 4
@@ -74,7 +80,7 @@ def test_index_writes_are_split_to_the_stores_batch_limit(
 
 
 class FailingOnCall:
-    """The real embedder, except that call number `fail_on` raises."""
+    """The test's embedder, except that call number `fail_on` raises."""
 
     def __init__(self, services: Services, fail_on: int) -> None:
         self.calls = 0
