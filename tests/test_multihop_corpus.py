@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from ingest.loaders import load_file
-from ingest.pipeline import IngestReport, Status
+from ingest.reports import IngestReport, Status
 from ingest.services import Services, build_services
 from retrieval.settings import Settings
 from tests.conftest import MULTIHOP_CORPUS, SEED
