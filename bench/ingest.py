@@ -175,7 +175,7 @@ def export_first(models: Path, backend: str) -> float | None:
     if backend.startswith("torch-"):
         return None
     from retrieval.embedding import resolve_model_path
-    from retrieval.exported import EXPORT_MANIFEST, ensure_exported, export_dir
+    from retrieval.exported_embedders import EXPORT_MANIFEST, ensure_exported, export_dir
 
     path = Path(resolve_model_path(MODEL))
     if (export_dir(models, MODEL, path, backend) / EXPORT_MANIFEST).is_file():

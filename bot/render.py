@@ -14,8 +14,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
-from ingest.dedupe import Forgotten
-from ingest.pipeline import IngestReport, Status
+from ingest.forgetting import Forgotten
+from ingest.reports import IngestReport, Status
 from retrieval.models import Answer, Citation, ShortAnswer, StoredArticle
 from retrieval.sentences import iter_sentence_spans
 

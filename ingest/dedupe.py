@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from ingest.pipeline import Ingester, Status
-from retrieval.errors import NewsbotError, StoreError
+from ingest.pipeline import Admission
+from ingest.reports import Status
 from retrieval.index import DUPLICATE_OF, MetaValue, NewsIndex
-from retrieval.models import Article, StoredArticle
+from retrieval.models import Article
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +95,9 @@ class _Lead:
     minhash: MinHash
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """What to do with an article about to be stored."""
-
-    article: Article  # possibly marked updated
-    copy_of: str | None = None  # the lead's id when the article is a copy
-
-
 class StoryTracker:
-    """Near-duplicate index over the stored lead articles; thread-safe."""
+    """Near-duplicate index over the stored lead articles; thread-safe. It is what the
+    pipeline's `StoryTracking` asks for."""
 
     def __init__(
         self, index: NewsIndex, *, threshold: float = THRESHOLD, clock: Clock = _now
@@ -242,63 +235,3 @@ class StoryTracker:
 def _lead(fields: dict[str, MetaValue], minhash: MinHash) -> _Lead:
     outlet = fields.get("outlet")
     return _Lead(str(fields.get("scope", "")), outlet if isinstance(outlet, str) else None, minhash)
-
-
-# --------------------------------------------------------------------------- forgetting
-
-
-def article_from_record(record: StoredArticle, body: str) -> Article:
-    """A stored article rebuilt from its record and body (to store it again)."""
-    return Article(
-        title=record.title,
-        body=body,
-        outlet=record.outlet,
-        author=record.author,
-        published=record.published,
-        updated=record.updated,
-        url=record.url,
-        category=record.category,
-        scope=record.scope,
-        id=record.id,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Forgotten:
-    article: StoredArticle
-    # When a lead with copies is forgotten, its oldest copy is stored (chunked) in its place.
-    promoted: StoredArticle | None = None
-
-
-def forget_story(
-    index: NewsIndex, ingester: Ingester, id_or_url: str, *, scopes: tuple[str, ...] | None = None
-) -> Forgotten | None:
-    """Forget an article; if it was the lead of copies, the oldest copy becomes the lead
-    (stored with chunks) and the others are re-attached to it.
-
-    The order never loses a copy: the copy is promoted first (its record is replaced by a
-    lead's, in one write), the others are pointed at it, and only then is the old lead
-    forgotten. A crash in between leaves both leads, never a copy without a lead. If the
-    copy cannot be promoted, nothing is forgotten (StoreError says why)."""
-    found = index.find_article(id_or_url, scopes=scopes)
-    if found is None:
-        return None
-    copies = [] if found.duplicate_of is not None else index.copies_of([found.id]).get(found.id, [])
-    if not copies:
-        removed = index.forget(found.id)
-        return Forgotten(removed) if removed is not None else None
-    first, rest = copies[0], copies[1:]
-    body = index.get_bodies([first.id]).get(first.id, "")
-    try:
-        ingester.store_as_lead(article_from_record(first, body))
-    except NewsbotError as exc:
-        raise StoreError(
-            f"“{found.title}” was not forgotten: its copy from {first.outlet or first.id} "
-            f"would have to take its place and could not be stored ({exc.user_message}). "
-            "Nothing was changed."
-        ) from exc
-    if rest:
-        index.update_article_fields({c.id: {DUPLICATE_OF: first.id} for c in rest})
-    removed = index.forget(found.id)
-    log.info("forgot %s; its copy %s stands in for it", found.id, first.id)
-    return Forgotten(removed or found, first)

@@ -28,17 +28,13 @@ from urllib.parse import urlsplit
 
 import feedparser
 
+from ingest.decoding import declares_dtd
 from ingest.fetching import FEED_TYPES, TEXT_TYPES, Fetcher, FetchError
-from ingest.loaders import (
-    Loaded,
-    LoadFailure,
-    LoadItem,
-    article_from_text,
-    declares_dtd,
-    extract_html,
-)
-from ingest.pipeline import Ingester, IngestReport, Status
+from ingest.loaders import Loaded, LoadFailure, LoadItem, article_from_text, extract_html
+from ingest.pipeline import Ingester
+from ingest.reports import IngestReport, Status
 from ingest.webpages import load_page, truncation_reason
+from retrieval.dates import parse_stored_time
 from retrieval.errors import InputError, NewsbotError
 from retrieval.models import GLOBAL_SCOPE, Article, normalize_url
 
@@ -339,21 +335,17 @@ def _feed(row: Sequence[Any]) -> Feed:
         url=str(row[1]),
         scope=str(row[2]),
         title=row[3],
-        added_at=_parse(row[4]) or datetime.fromtimestamp(0, UTC),
+        added_at=parse_stored_time(row[4]) or datetime.fromtimestamp(0, UTC),
         etag=row[5],
         last_modified=row[6],
-        last_checked=_parse(row[7]),
-        last_success=_parse(row[8]),
+        last_checked=parse_stored_time(row[7]),
+        last_success=parse_stored_time(row[8]),
         last_error=row[9],
-        last_error_at=_parse(row[10]),
+        last_error_at=parse_stored_time(row[10]),
         failures=int(row[11]),
-        next_poll=_parse(row[12]) or datetime.fromtimestamp(0, UTC),
+        next_poll=parse_stored_time(row[12]) or datetime.fromtimestamp(0, UTC),
         articles=int(row[13]),
     )
-
-
-def _parse(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,4 +1,7 @@
-"""Turn files (or uploaded bytes, or pasted text) into `Article`s.
+"""Turn files (or uploaded bytes, or pasted text) into `Article`s: the entry points and the
+reader of each format (plain text through the cleaner, HTML pages through trafilatura, JSON
+and JSON Lines collections). Bytes become text in `ingest.decoding`; which files a batch
+reads is `ingest.paths`.
 
 Bad input never raises: each file, or each item of a collection, becomes either a `Loaded`
 or a `LoadFailure` whose `reason` is fit to show a user as it is. That holds for hostile input
@@ -8,22 +11,21 @@ one such item fails alone, and the rest of its batch loads.
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
-import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from trafilatura import bare_extraction, load_html
 
 from ingest.cleaning import clean_text_article
+from ingest.decoding import decode_text
+from retrieval.dates import DatedValue, parse_page_time, parse_timestamp, to_utc
 from retrieval.errors import InputError
 from retrieval.models import GLOBAL_SCOPE, Article
 
@@ -47,31 +49,6 @@ _KIND_BY_SUFFIX: dict[str, Kind] = {
 _MAX_BYTES_SETTING = "NEWSBOT_MAX_FILE_BYTES"
 _UNTITLED = "Untitled article"
 
-# Checked before decoding so that a mislabelled upload gets a reason the user recognises.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "a PDF"),
-    (b"PK\x03\x04", "a ZIP archive (Word and other Office files are ZIPs)"),
-    (b"PK\x05\x06", "a ZIP archive"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Office document"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"\x7fELF", "a program"),
-    (b"SQLite format 3\x00", "an SQLite database"),
-)
-
-# C0 controls other than \t \n \v \f \r and ESC, plus DEL: text files practically never have them.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
-_BINARY_SAMPLE = 8192
-_BINARY_CONTROL_SHARE = 0.05
-
-# `[^<>]`: a tag ends at the next bracket, so each <meta is scanned to its own end only.
-_META_CHARSET = re.compile(rb"""<meta[^<>]+charset\s*=\s*+["']?\s*+([A-Za-z0-9_.:-]+)""", re.I)
-_HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d{2}")
 _JSON_ARRAY_START = re.compile(r"\s*\[\s*[\[{\]]")
 _JSON_OBJECT_START = re.compile(r'\s*\{\s*["}]')
 # Possessive: a comment ends at its first "-->" for good; letting it stretch over the next
@@ -89,8 +66,6 @@ _MIN_HTML_PARAGRAPH = 40
 # Below this many characters, precision-mode extraction is double-checked in recall mode.
 _SHORT_BODY_CHARS = 1000
 _TABLE_RULE = re.compile(r":?-+:?|")
-_EARLIEST_PAGE_DATE = datetime(1990, 1, 1, tzinfo=UTC)
-_DatedValue = tuple[datetime, bool]  # (when, whether the source gave a time of day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,96 +92,6 @@ class LoadFailure:
 
 
 LoadItem = Loaded | LoadFailure
-
-
-# --------------------------------------------------------------------------- paths
-
-
-class ExpandedPaths(list[Path]):
-    """The files `expand_paths` found, in order, and the entries of the walked directories it
-    left out on purpose (symbolic links), each as a failure to report."""
-
-    def __init__(self, files: Iterable[Path] = (), skipped: Iterable[LoadFailure] = ()) -> None:
-        super().__init__(files)
-        self.skipped = list(skipped)
-
-
-def expand_paths(paths: Sequence[Path]) -> ExpandedPaths:
-    """Files as given, plus the supported files found by walking directories (sorted; hidden
-    names and a folder's own README/LICENSE skipped). A path that does not exist is kept, so
-    that `load_file` reports it.
-
-    A walk never follows a symbolic link: one that leads out of the named directory could
-    hand over any file (`story.txt -> ~/.env`). A link to a file the walk loads anyway is
-    dropped silently; any other is in `skipped`, with why. A link named as a path is followed:
-    the user chose that file."""
-    out = ExpandedPaths()
-    seen: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            found, skipped = _walk(path)
-            out.skipped.extend(skipped)
-        else:
-            found = [path]
-        for p in found:
-            if p not in seen:
-                seen.add(p)
-                out.append(p)
-    return out
-
-
-# A news folder's own documentation (examples/news/README.md) is not an article.
-_FOLDER_DOCS = frozenset({"README", "LICENSE", "LICENCE", "CHANGELOG"})
-
-
-def _walk(root: Path) -> tuple[list[Path], list[LoadFailure]]:
-    """The supported files under `root`, and its symbolic links to files, refused."""
-    found: list[Path] = []
-    links: list[Path] = []
-    # os.walk does not follow directory symlinks, so a link loop cannot hang the walk.
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = Path(dirpath)
-        for name in filenames:
-            if (
-                not name.startswith(".")
-                and Path(name).suffix.lower() in _KIND_BY_SUFFIX
-                and Path(name).stem.upper() not in _FOLDER_DOCS
-            ):
-                path = base / name
-                (links if path.is_symlink() else found).append(path)
-
-    def in_order(path: Path) -> tuple[str, ...]:
-        return path.relative_to(root).parts
-
-    real_root = root.resolve()
-    # The walk descends real directories only, so a found file's real path is under real_root.
-    walked = {real_root / p.relative_to(root) for p in found}
-    skipped = []
-    for link in sorted(links, key=in_order):
-        reason = _link_refusal(link, real_root, walked)
-        if reason is not None:
-            logger.warning("%s: %s", link, reason)
-            skipped.append(LoadFailure(str(link), reason))
-    return sorted(found, key=in_order), skipped
-
-
-def _link_refusal(link: Path, real_root: Path, walked: set[Path]) -> str | None:
-    """Why the walk does not load `link`'s target through it; None when the walk loads that
-    file under its own name anyway."""
-    retry = "name the file itself to ingest it"
-    try:
-        target = link.resolve()
-    except (OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
-        return f"skipped: a symbolic link that does not lead to a file; {retry}"
-    if target in walked:
-        return None
-    if not target.is_relative_to(real_root):
-        return (
-            "skipped: a symbolic link to a file outside the folder being ingested, which a "
-            f"folder ingest never follows; {retry}"
-        )
-    return f"skipped: a symbolic link to a file the folder ingest leaves out; {retry}"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -305,7 +190,7 @@ def extract_html(
 ) -> LoadItem:
     """Extract the main article of an HTML page with trafilatura."""
     try:
-        text = _decode(html, "html") if isinstance(html, bytes) else html
+        text = decode_text(html, html=True) if isinstance(html, bytes) else html
         return Loaded(source, _html_article(text, url=url, scope=scope, source=source))
     except InputError as exc:
         return LoadFailure(source, exc.user_message)
@@ -345,7 +230,7 @@ def _load_data(
     data: bytes, kind: Kind | None, *, source: str, scope: str, url: str | None
 ) -> list[LoadItem]:
     try:
-        text = _decode(data, kind)
+        text = decode_text(data, html=kind == "html")
         kind = kind or _sniff(text)
         if kind == "json":
             return list(_json_items(text, source=source, scope=scope))
@@ -376,132 +261,6 @@ def _sniff(text: str) -> Kind:
     return "text"
 
 
-# --------------------------------------------------------------------------- bytes -> str
-
-
-def _decode(data: bytes, kind: Kind | None) -> str:
-    """Bytes to text, or InputError saying why the bytes are not usable text."""
-    if not data:
-        raise InputError("empty file")
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise InputError(f"looks like {what}, not text")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(
-        codecs.BOM_UTF32_LE
-    ):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise InputError("not valid UTF-16 text: re-save the file as UTF-8") from None
-        _reject_binary(text)
-    else:
-        # NULs mean binary (UTF-16 without a BOM is not supported); latin-1 maps bytes 1:1.
-        _reject_binary(data[:_BINARY_SAMPLE].decode("latin-1"))
-        if b"\x00" in data:
-            raise InputError("binary file (not text)")
-        text = _decode_8bit(data, kind)
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        raise InputError("empty file (only whitespace)")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _decode_8bit(data: bytes, kind: Kind | None) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    if kind == "html":
-        # A page may declare its own legacy charset (e.g. windows-1251); honour it.
-        declared = _META_CHARSET.search(data[:4096])
-        if declared:
-            try:
-                return data.decode(declared.group(1).decode("ascii"))
-            except (LookupError, UnicodeError):  # not UnicodeDecodeError alone: "undefined"
-                pass
-    try:
-        # Python's cp1252 refuses its five undefined bytes and maps the rest of 0x80-0x9F to
-        # printable characters, so a strict decode can never yield C1 controls: a text that is
-        # not cp1252 either (UTF-16 without BOM, Shift-JIS, ...) fails here.
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text: re-save the file as UTF-8") from None
-    logger.debug("decoded as cp1252 (not UTF-8)")
-    return text
-
-
-def _reject_binary(sample: str) -> None:
-    sample = sample[:_BINARY_SAMPLE]
-    if "\x00" in sample:
-        raise InputError("binary file (not text)")
-    controls = len(_CONTROL_CHARS.findall(sample))
-    if sample and controls / len(sample) > _BINARY_CONTROL_SHARE:
-        raise InputError("binary file (not text)")
-
-
-# --------------------------------------------------------------------------- XML
-
-# Every way a parser may read XML bytes whatever they declare: as UTF-8 or any ASCII-compatible
-# charset (latin-1 reads their ASCII as ASCII), as UTF-16 or UTF-32 in either byte order (with
-# a BOM or sniffed from the first characters, as the XML spec's appendix F does), as EBCDIC.
-_XML_READINGS = ("utf-8", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp037")
-_XML_ENCODING_DECLARATION = re.compile(
-    r"""\s*+<\?xml[^<>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9_.:-]{1,40})"""
-)
-_CHARSET_PARAMETER = re.compile(r"""\bcharset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
-_DTD_DECLARATION = re.compile(r"<!\s*+(?:DOCTYPE|ENTITY)", re.I)
-
-
-def declares_dtd(data: bytes, *, content_type: str | None = None) -> bool:
-    """Whether XML `data` declares a DTD (or entities: entity-expansion bombs need one), in
-    any encoding a parser could read it in: the charset of `content_type`, the one the XML
-    declaration names, and each of `_XML_READINGS`. The bytes are decoded first, so no
-    encoding hides a declaration (a UTF-32 feed, BOM or not, spells `<!ENTITY` with NULs)."""
-    charset = _CHARSET_PARAMETER.search(content_type or "")
-    pending = [charset[1]] if charset else []
-    pending.extend(_XML_READINGS)
-    tried: set[str] = set()
-    while pending:
-        encoding = pending.pop(0)
-        try:
-            name = codecs.lookup(encoding).name
-            if name in tried:
-                continue
-            tried.add(name)
-            text = data.decode(name, "replace")
-        except (LookupError, UnicodeError):  # an unknown or non-text codec: no parser uses it
-            continue
-        text = text.removeprefix("\ufeff")
-        # Comments before the first element are searched too: feedparser takes declarations
-        # from anywhere before the first "<" and letter, comment or not.
-        if _DTD_DECLARATION.search(text, 0, _prolog_end(text)):
-            return True
-        declared = _XML_ENCODING_DECLARATION.match(text)
-        if declared:
-            pending.append(declared[1])
-    return False
-
-
-def _prolog_end(text: str) -> int:
-    """Where the first element starts, past comments and processing instructions: a DTD can
-    only come before it. Later, "<!DOCTYPE" is content (an article on HTML may quote one)."""
-    pos = 0
-    while (start := text.find("<", pos)) >= 0:
-        if text.startswith("<!--", start):
-            end = text.find("-->", start + 4)
-        elif text.startswith("<?", start):
-            end = text.find("?>", start + 2)
-        elif text[start + 1 : start + 2].isalnum() or text[start + 1 : start + 2] in ("_", ":"):
-            return start
-        else:
-            pos = start + 1
-            continue
-        if end < 0:
-            return len(text)  # unclosed: all the rest is inside it
-        pos = end + 2
-    return len(text)
-
-
 # --------------------------------------------------------------------------- plain text
 
 
@@ -530,8 +289,8 @@ def _text_article(
         body=body,
         outlet=_clean_str(outlet) or _clean_str(cleaned.outlet),
         author=_clean_str(author) or _clean_str(cleaned.author),
-        published=_utc(published) or _utc(cleaned.published),
-        updated=_utc(cleaned.updated),
+        published=to_utc(published) or to_utc(cleaned.published),
+        updated=to_utc(cleaned.updated),
         url=_clean_str(url) or _clean_str(cleaned.url),
         scope=scope,
     )
@@ -561,8 +320,8 @@ def _html_article(html: str, *, url: str | None, scope: str, source: str) -> Art
     if not re.search(r"<html\b", html[:4096], re.I):
         # trafilatura rejects bare fragments as "not HTML"; its docs say to wrap them.
         html = f"<html><body>{html}</body></html>"
-    published_meta: _DatedValue | None = None
-    updated_meta: _DatedValue | None = None
+    published_meta: DatedValue | None = None
+    updated_meta: DatedValue | None = None
     doc = None
     try:
         tree = load_html(html)
@@ -593,7 +352,7 @@ def _html_article(html: str, *, url: str | None, scope: str, source: str) -> Art
 
     # A page's own timestamp beats trafilatura's bare day, unless they disagree on the day
     # (htmldate vets its candidates; a page's tags are sometimes stale templates).
-    published = _parse_datetime(doc.date)
+    published = parse_timestamp(doc.date)
     if published_meta is not None and (
         published is None
         or (published_meta[1] and abs(published_meta[0] - published) <= timedelta(days=2))
@@ -652,7 +411,7 @@ def _body_of(doc: Any) -> str:
     return body
 
 
-def _page_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:
+def _page_dates(tree: Any) -> tuple[DatedValue | None, DatedValue | None]:
     """Published/updated from `article:*_time` meta tags, else JSON-LD. trafilatura keeps
     only the day; these often carry the time and zone."""
     published = _meta_date(tree, "article:published_time")
@@ -664,26 +423,26 @@ def _page_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:
     return published, updated
 
 
-def _meta_date(tree: Any, prop: str) -> _DatedValue | None:
+def _meta_date(tree: Any, prop: str) -> DatedValue | None:
     values = tree.xpath(f'//meta[@property="{prop}" or @name="{prop}"]/@content')
     for value in values:
-        parsed = _dated(str(value))
+        parsed = parse_page_time(str(value))
         if parsed:
             return parsed
     return None
 
 
-def _jsonld_dates(tree: Any) -> tuple[_DatedValue | None, _DatedValue | None]:
-    published: _DatedValue | None = None
-    updated: _DatedValue | None = None
+def _jsonld_dates(tree: Any) -> tuple[DatedValue | None, DatedValue | None]:
+    published: DatedValue | None = None
+    updated: DatedValue | None = None
     for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
         try:
             data = json.loads(str(script))
         except (ValueError, RecursionError):
             continue  # pages often ship broken JSON-LD; it is only a hint
         for node in _iter_objects(data):
-            published = published or _dated(node.get("datePublished"))
-            updated = updated or _dated(node.get("dateModified"))
+            published = published or parse_page_time(node.get("datePublished"))
+            updated = updated or parse_page_time(node.get("dateModified"))
             if published and updated:
                 return published, updated
     return published, updated
@@ -701,16 +460,6 @@ def _iter_objects(data: object, depth: int = 0) -> Iterator[dict[str, Any]]:
     elif isinstance(data, list):
         for value in data:
             yield from _iter_objects(value, depth + 1)
-
-
-def _dated(value: object) -> _DatedValue | None:
-    if not isinstance(value, str):
-        return None
-    parsed = _parse_datetime(value)
-    # Templates fill unset dates with placeholders such as 0001-01-01.
-    if parsed is None or not _EARLIEST_PAGE_DATE <= parsed <= datetime.now(UTC) + timedelta(days=2):
-        return None
-    return parsed, bool(_HAS_TIME.search(value))
 
 
 def _normalise_paragraphs(text: str) -> str:
@@ -873,7 +622,7 @@ def _date_field(item: dict[str, Any], keys: Sequence[str], source: str) -> datet
         value = item.get(key)
         if value is None or value == "":
             continue
-        parsed = _parse_datetime(value) if isinstance(value, str) else None
+        parsed = parse_timestamp(value) if isinstance(value, str) else None
         if parsed is None:
             shown = repr(value[:100]) if isinstance(value, str) else _json_type(value)
             logger.warning("%s: cannot read %s %s as a date; leaving it unset", source, key, shown)
@@ -896,34 +645,6 @@ def _json_type(value: object) -> str:
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def _parse_datetime(value: str | None) -> datetime | None:
-    """ISO-8601 (or RFC 2822, as in feeds) to an aware UTC datetime; naive means UTC."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):  # Overflow: a huge year
-            return None
-    return _utc(parsed)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """`value` in UTC (naive means UTC already); None if UTC is out of datetime's range, as
-    for a template's placeholder 0001-01-01T00:00:00+01:00."""
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        return None
 
 
 def _clean_str(value: object) -> str | None:

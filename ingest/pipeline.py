@@ -15,19 +15,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ingest.chunking import Chunker
 from ingest.loaders import Loaded, LoadFailure, LoadItem
+from ingest.reports import IngestReport, ItemResult, Status
 from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import InputError
 from retrieval.index import NewsIndex
-from retrieval.models import Article, Chunk
-
-if TYPE_CHECKING:
-    from ingest.dedupe import StoryTracker
+from retrieval.models import Article, Chunk, StoredArticle
 
 log = logging.getLogger(__name__)
 
@@ -37,69 +34,33 @@ ARTICLES_PER_BATCH = 64
 BATCHES_IN_FLIGHT = 2
 
 
-class Status(StrEnum):
-    ADDED = "added"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    FAILED = "failed"
+ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
-class ItemResult:
-    source: str
-    status: Status
-    article_id: str | None = None
-    title: str | None = None
-    chunks: int = 0
-    reason: str | None = None
-    duplicate_of: str | None = None  # stored as a copy of this (lead) article
+class Admission:
+    """What to do with an article about to be stored."""
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "status": self.status.value,
-            "article_id": self.article_id,
-            "title": self.title,
-            "chunks": self.chunks,
-            "reason": self.reason,
-            "duplicate_of": self.duplicate_of,
-        }
+    article: Article  # possibly marked updated
+    copy_of: str | None = None  # the lead's id when the article is a copy
 
 
-@dataclass(slots=True)
-class IngestReport:
-    items: list[ItemResult] = field(default_factory=list)
-    seconds: float = 0.0
+class StoryTracking(Protocol):
+    """What the pipeline asks of a story tracker (near-duplicates and update times;
+    `ingest.dedupe.StoryTracker`). Defined here so that the pipeline depends on no tracker."""
 
-    def count(self, status: Status) -> int:
-        return sum(1 for item in self.items if item.status is status)
+    def begin(self) -> None:
+        """An ingest run starts: catch up with what other processes stored."""
 
-    @property
-    def chunks_embedded(self) -> int:
-        return sum(i.chunks for i in self.items if i.status in (Status.ADDED, Status.UPDATED))
+    def admit(self, article: Article, status: Status) -> Admission:
+        """For each article that will be stored (added or updated): store it as is, marked
+        updated, or as a copy of a lead?"""
 
-    @property
-    def chunks_per_second(self) -> float:
-        return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
+    def after_batch(self, leads: Sequence[Article], copies: Sequence[tuple[Article, str]]) -> None:
+        """A batch's leads are stored: record them, and store its copies."""
 
-    @property
-    def ingested_anything(self) -> bool:
-        return any(i.status is not Status.FAILED for i in self.items)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "added": self.count(Status.ADDED),
-            "updated": self.count(Status.UPDATED),
-            "unchanged": self.count(Status.UNCHANGED),
-            "failed": self.count(Status.FAILED),
-            "chunks_embedded": self.chunks_embedded,
-            "seconds": round(self.seconds, 3),
-            "chunks_per_second": round(self.chunks_per_second, 1),
-            "items": [i.to_json() for i in self.items],
-        }
-
-
-ProgressCallback = Callable[[int], None]
+    def stored_as_lead(self, article: Article) -> None:
+        """An article was stored as a lead outside a batch."""
 
 
 class Ingester:
@@ -114,7 +75,7 @@ class Ingester:
         embedder: Embedder,
         chunker: Chunker,
         *,
-        tracker: StoryTracker | None = None,
+        tracker: StoryTracking | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
@@ -276,6 +237,23 @@ class _Prepared:
     results: dict[int, ItemResult] = field(default_factory=dict)
     chunked: list[tuple[int, Loaded, Status, list[Chunk]]] = field(default_factory=list)
     copies: list[tuple[int, Loaded, Status, str]] = field(default_factory=list)
+
+
+def article_from_record(record: StoredArticle, body: str) -> Article:
+    """A stored article rebuilt from its record and body (to store it again with
+    `Ingester.store_as_lead`)."""
+    return Article(
+        title=record.title,
+        body=body,
+        outlet=record.outlet,
+        author=record.author,
+        published=record.published,
+        updated=record.updated,
+        url=record.url,
+        category=record.category,
+        scope=record.scope,
+        id=record.id,
+    )
 
 
 def _batches(items: Iterator[LoadItem], size: int) -> Iterator[list[LoadItem]]:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ingest.dedupe import article_from_record
-from ingest.pipeline import Ingester
+from ingest.pipeline import Ingester, article_from_record
 from retrieval.consistency import StoreCheck
 from retrieval.errors import NewsbotError
 from retrieval.index import DUPLICATE_OF, NewsIndex

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ingest.loaders import Loaded, LoadFailure, LoadItem, expand_paths, load_file
+from ingest.loaders import Loaded, LoadFailure, LoadItem, load_file
+from ingest.paths import expand_paths
 from newsbot.services import (
     Services,
     build_poller,
@@ -458,7 +459,7 @@ def sources(state: _State, as_json: bool, limit: int | None) -> None:
 @click.pass_obj
 def forget(state: _State, id_or_url: str) -> None:
     """Remove an article (by id or URL) and all its chunks from the index."""
-    from ingest.dedupe import forget_story
+    from ingest.forgetting import forget_story
 
     services = state.writer("`newsbot forget`")
     forgotten = forget_story(services.index, services.ingester, id_or_url)

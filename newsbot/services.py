@@ -19,7 +19,7 @@ from ingest.repair import reembed
 from newsbot.settings import FetchSettings, ModelSettings, RetrievalSettings, Settings
 from retrieval.answering import Answerer
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
-from retrieval.exported import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
+from retrieval.exported_embedders import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.failpoints import Failpoints
 from retrieval.hybrid import FusionConfig
 from retrieval.index import ChromaIndex

@@ -66,7 +66,7 @@ class StorageSettings(BaseSettings):
 
 
 class ModelSettings(BaseSettings):
-    """The embedding model and how it runs (retrieval/embedding.py, retrieval/exported.py);
+    """The embedding model and how it runs (retrieval/embedding.py, retrieval/exported_embedders.py);
     an index holds the vectors of one model and backend only."""
 
     model_config = _section_config()

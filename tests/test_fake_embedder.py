@@ -13,10 +13,10 @@ import pytest
 from ingest.chunking import Chunker
 from ingest.loaders import Loaded
 from newsbot.services import build_services
+from newsbot.settings import Settings
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
 from retrieval.models import Article
-from newsbot.settings import Settings
 from tests.conftest import REPO
 from tests.fake_embedder import DIMENSION, FakeEmbedder
 

@@ -16,7 +16,7 @@ import pytest
 from ingest.feeds import FeedError, FeedPoller, FeedStore, PollResult, parse_feed
 from ingest.fetching import Fetcher, FetchError
 from ingest.loaders import LoadItem
-from ingest.pipeline import Status
+from ingest.reports import Status
 from newsbot.services import Services, build_services
 from newsbot.settings import Settings
 from tests.conftest import SHARED_DATA

@@ -20,12 +20,12 @@ from typing import Any, TypeVar
 import pytest
 
 from ingest.cleaning import clean_text_article
+from ingest.decoding import declares_dtd
 from ingest.loaders import (
     Loaded,
     LoadFailure,
     LoadItem,
     article_from_text,
-    declares_dtd,
     extract_html,
     load_bytes,
 )

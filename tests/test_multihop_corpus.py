@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from ingest.loaders import load_file
-from ingest.pipeline import IngestReport, Status
+from ingest.reports import IngestReport, Status
 from newsbot.services import Services, build_services
 from newsbot.settings import load_settings
 from tests.conftest import MULTIHOP_CORPUS, SEED

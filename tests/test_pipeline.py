@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import Loaded, LoadFailure, LoadItem, load_file
-from ingest.pipeline import Status
+from ingest.reports import Status
 from newsbot.services import Services
 from retrieval.models import Article
 from tests.conftest import SEED

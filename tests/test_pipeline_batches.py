@@ -9,7 +9,7 @@ import pytest
 
 from ingest import pipeline
 from ingest.loaders import Loaded, LoadFailure, LoadItem
-from ingest.pipeline import Status
+from ingest.reports import Status
 from newsbot.services import Services
 from retrieval.embedding import Vectors
 from retrieval.models import Article, Chunk

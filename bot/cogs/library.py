@@ -19,9 +19,9 @@ from discord.ext import commands
 from bot.permissions import require_admin
 from bot.render import forgotten_text, ingest_report_text, sources_embed, trim
 from bot.scopes import guild_scope, visible_scopes
-from ingest.dedupe import Forgotten, forget_story
+from ingest.forgetting import Forgotten, forget_story
 from ingest.loaders import LoadItem, article_from_text, load_bytes
-from ingest.pipeline import IngestReport
+from ingest.reports import IngestReport
 from ingest.webpages import load_url
 from retrieval.dates import optional_day
 from retrieval.errors import InputError, NotFoundError
