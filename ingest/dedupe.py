@@ -32,7 +32,7 @@ from datasketch import MinHash, MinHashLSH
 
 from ingest.pipeline import Ingester, Status
 from retrieval.errors import NewsbotError, StoreError
-from retrieval.index import DUPLICATE_OF, MetaValue, NewsIndex
+from retrieval.index import DUPLICATE_OF, ArticlesWithCopies, MetaValue
 from retrieval.models import Article, StoredArticle
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class StoryTracker:
     """Near-duplicate index over the stored lead articles; thread-safe."""
 
     def __init__(
-        self, index: NewsIndex, *, threshold: float = THRESHOLD, clock: Clock = _now
+        self, index: ArticlesWithCopies, *, threshold: float = THRESHOLD, clock: Clock = _now
     ) -> None:
         self._index = index
         self._threshold = threshold
@@ -271,7 +271,11 @@ class Forgotten:
 
 
 def forget_story(
-    index: NewsIndex, ingester: Ingester, id_or_url: str, *, scopes: tuple[str, ...] | None = None
+    index: ArticlesWithCopies,
+    ingester: Ingester,
+    id_or_url: str,
+    *,
+    scopes: tuple[str, ...] | None = None,
 ) -> Forgotten | None:
     """Forget an article; if it was the lead of copies, the oldest copy becomes the lead
     (stored with chunks) and the others are re-attached to it.

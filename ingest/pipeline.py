@@ -23,7 +23,7 @@ from ingest.chunking import Chunker
 from ingest.loaders import Loaded, LoadFailure, LoadItem
 from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import InputError
-from retrieval.index import NewsIndex
+from retrieval.index import ArticleStore
 from retrieval.models import Article, Chunk
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class Ingester:
 
     def __init__(
         self,
-        index: NewsIndex,
+        index: ArticleStore,
         embedder: Embedder,
         chunker: Chunker,
         *,

@@ -11,11 +11,11 @@ from ingest.dedupe import StoryTracker
 from ingest.pipeline import Ingester
 from ingest.repair import reembed
 from retrieval.answering import Answerer
+from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
 from retrieval.exported import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.failpoints import Failpoints
 from retrieval.hybrid import FusionConfig
-from retrieval.index import ChromaIndex
 from retrieval.settings import Settings
 
 

@@ -15,10 +15,10 @@ import pytest
 from ingest.chunking import Chunker
 from ingest.loaders import load_file
 from ingest.services import build_services
+from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
 from retrieval.exported import OnnxEmbedder, OpenVinoEmbedder, export_dir
-from retrieval.index import ChromaIndex
 from retrieval.models import Article
 from retrieval.settings import Settings
 from tests.conftest import SAMPLE_NEWS, SEED
