@@ -1,4 +1,4 @@
-"""Lexical engines side by side on MultiHop-RAG: ours (retrieval/lexical.py), SQLite FTS5
+"""Lexical engines side by side on MultiHop-RAG: ours (retrieval/side_index/), SQLite FTS5
 `bm25()` and tantivy, for the question whether a real engine should replace our hand-written
 BM25 persistence (snapshot, journal, repair).
 
@@ -26,7 +26,7 @@ passes;
 per engine, the median and p95 over all timed searches, and the ratio to ours as the median
 over questions of (engine / ours), each question's time the median of its repeats: on shared
 cores only ratios measured in one run mean anything. Build: the whole corpus from chunk texts
-to a committed index on disk (ours: `LexicalStore` rebuilding from its source, as on a first
+to a committed index on disk (ours: `PersistentSideIndex` rebuilding from its source, as on a first
 start or a repair, and writing its snapshot). Open: from disk to the first search possible.
 Update: replace one article's chunks and make the change visible and committed, as an ingest
 of a changed story does (interleaved the same way). With `--scale N` (default 12, about the
@@ -61,7 +61,8 @@ sys.path.append(str(Path(__file__).resolve().parent))
 from _common import CACHE, REPO, load, machine, percentile, table, today, wrap, write_section
 from multihop import DATA, TOP_K, index_key, score_query
 
-from retrieval.lexical import ChunkSource, LexicalArticle, LexicalStore, document_terms
+from retrieval.side_index.articles import IndexedArticle, document_terms
+from retrieval.side_index.persisted import ChunkSource, PersistentSideIndex
 from retrieval.terms import STOPWORDS, terms
 
 COMMAND = "python bench/lexical_engines.py"
@@ -116,10 +117,10 @@ class Corpus:
             chunks, articles, self.tokens * copies, self.tokenize_seconds * copies, self.source
         )
 
-    def lexical_article(self, article_id: str) -> LexicalArticle:
+    def indexed_article(self, article_id: str) -> IndexedArticle:
         rows = self.articles[article_id]
         first = rows[0]
-        return LexicalArticle.from_texts(
+        return IndexedArticle.from_texts(
             article_id=article_id,
             content_hash=f"h-{article_id}",
             title=first.title,
@@ -133,7 +134,7 @@ class Corpus:
 def load_corpus(data: Path) -> Corpus:
     """The chunks of bench/multihop.py's cached index, opened read-only."""
     from newsbot.settings import load_settings
-    from retrieval.index import ChromaIndex
+    from retrieval.chroma_index import ChromaIndex
 
     corpus_path = data / "corpus.json"
     key = index_key(corpus_path.read_bytes(), load_settings())
@@ -230,37 +231,38 @@ class Engine:
 
 
 class _MemorySource:
-    """retrieval.lexical.ChunkSource over the corpus in memory (Chroma's role in newsbot)."""
+    """side_index.persisted.ChunkSource over the corpus in memory (Chroma's role in newsbot)."""
 
     def __init__(self, corpus: Corpus) -> None:
         self._corpus = corpus
 
-    def lexical_article_states(self) -> dict[str, tuple[str, int]]:
+    def side_index_article_states(self) -> dict[str, tuple[str, int]]:
         return {aid: (f"h-{aid}", len(rows)) for aid, rows in self._corpus.articles.items()}
 
-    def lexical_chunk_count(self) -> int:
+    def side_index_chunk_count(self) -> int:
         return len(self._corpus.chunks)
 
-    def lexical_articles(self, article_ids: Sequence[str]) -> Iterator[LexicalArticle]:
+    def side_index_articles(self, article_ids: Sequence[str]) -> Iterator[IndexedArticle]:
         for aid in article_ids:
-            yield self._corpus.lexical_article(aid)
+            yield self._corpus.indexed_article(aid)
 
 
 class Ours(Engine):
-    """retrieval.lexical.LexicalStore: the in-memory Bm25 with its snapshot and journal."""
+    """retrieval.side_index.persisted.PersistentSideIndex: the in-memory side index (its BM25
+    postings here) with its snapshot and journal."""
 
-    name = "ours: retrieval.lexical (numpy BM25, snapshot + journal)"
-    pretokenized = False  # tokenises inside LexicalArticle.from_texts, timed in its build
+    name = "ours: retrieval.side_index (numpy BM25, snapshot + journal)"
+    pretokenized = False  # tokenises inside IndexedArticle.from_texts, timed in its build
 
     def __init__(self) -> None:
-        self._store: LexicalStore | None = None
+        self._store: PersistentSideIndex | None = None
         self._slot: dict[str, int] = {}
         self._corpus: Corpus | None = None
 
-    def _new_store(self, workdir: Path) -> LexicalStore:
+    def _new_store(self, workdir: Path) -> PersistentSideIndex:
         assert self._corpus is not None
         source: ChunkSource = _MemorySource(self._corpus)
-        return LexicalStore(workdir / "ours", "news", source)
+        return PersistentSideIndex(workdir / "ours", "news", source)
 
     def build(self, corpus: Corpus, workdir: Path) -> None:
         self._corpus = corpus
@@ -280,7 +282,7 @@ class Ours(Engine):
 
     def update(self, article_id: str) -> None:
         assert self._store is not None and self._corpus is not None
-        self._store.put(self._corpus.lexical_article(article_id))  # a journal line
+        self._store.put(self._corpus.indexed_article(article_id))  # a journal line
 
     def size(self, workdir: Path) -> int:
         return dir_bytes(workdir / "ours")
@@ -760,7 +762,7 @@ CAPABILITIES = (
     "| ours | hand-written: snapshot written, fsynced, renamed; one journal line per article | "
     "hand-written: torn journal lines dropped, a damaged snapshot rebuilt, and every open "
     "checks article hashes and the chunk count against Chroma and repairs (about 500 lines of "
-    "retrieval/lexical.py) | flock on `<name>.lock` per write, beside the store's writer lock "
+    "retrieval/side_index/) | flock on `<name>.lock` per write, beside the store's writer lock "
     "(retrieval/store_lock.py) | nothing: it also holds each chunk's outlet, scope and "
     "publication time for the filters, and its int8 vector for filtered dense search |",
     "| SQLite FTS5 | yes (transactions, WAL) | yes (journal/WAL, fsync on commit) | yes, one "

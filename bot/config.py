@@ -9,8 +9,8 @@ from ingest.feeds import FeedPoller
 from ingest.fetching import Fetcher
 from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
+from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
-from retrieval.index import ChromaIndex
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from datasketch import MinHash, MinHashLSH
 
 from ingest.pipeline import Admission
 from ingest.reports import Status
-from retrieval.index import DUPLICATE_OF, MetaValue, NewsIndex
+from retrieval.index import DUPLICATE_OF, ArticlesWithCopies, MetaValue
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class StoryTracker:
     pipeline's `StoryTracking` asks for."""
 
     def __init__(
-        self, index: NewsIndex, *, threshold: float = THRESHOLD, clock: Clock = _now
+        self, index: ArticlesWithCopies, *, threshold: float = THRESHOLD, clock: Clock = _now
     ) -> None:
         self._index = index
         self._threshold = threshold

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ingest.pipeline import Ingester, article_from_record
 from retrieval.errors import NewsbotError, StoreError
-from retrieval.index import DUPLICATE_OF, NewsIndex
+from retrieval.index import DUPLICATE_OF, ArticlesWithCopies
 from retrieval.models import StoredArticle
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,11 @@ class Forgotten:
 
 
 def forget_story(
-    index: NewsIndex, ingester: Ingester, id_or_url: str, *, scopes: tuple[str, ...] | None = None
+    index: ArticlesWithCopies,
+    ingester: Ingester,
+    id_or_url: str,
+    *,
+    scopes: tuple[str, ...] | None = None,
 ) -> Forgotten | None:
     """Forget an article; if it was the lead of copies, the oldest copy becomes the lead
     (stored with chunks) and the others are re-attached to it.

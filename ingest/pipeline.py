@@ -23,7 +23,7 @@ from ingest.loaders import Loaded, LoadFailure, LoadItem
 from ingest.reports import IngestReport, ItemResult, Status
 from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import InputError
-from retrieval.index import NewsIndex
+from retrieval.index import ArticleStore
 from retrieval.models import Article, Chunk, StoredArticle
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Ingester:
 
     def __init__(
         self,
-        index: NewsIndex,
+        index: ArticleStore,
         embedder: Embedder,
         chunker: Chunker,
         *,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ingest.pipeline import Ingester, article_from_record
 from retrieval.consistency import StoreCheck
 from retrieval.errors import NewsbotError
-from retrieval.index import DUPLICATE_OF, NewsIndex
+from retrieval.index import DUPLICATE_OF, ArticlesWithCopies
 from retrieval.models import StoredArticle
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class Reembedded:
         }
 
 
-def reembed(index: NewsIndex, ingester: Ingester, report: StoreCheck) -> Reembedded:
+def reembed(index: ArticlesWithCopies, ingester: Ingester, report: StoreCheck) -> Reembedded:
     """Store again, from their records and bodies, the articles `report` says need it."""
     done = Reembedded()
     broken = list(dict.fromkeys(report.needs_embedding))

@@ -18,11 +18,11 @@ from ingest.pipeline import Ingester
 from ingest.repair import reembed
 from newsbot.settings import FetchSettings, ModelSettings, RetrievalSettings, Settings
 from retrieval.answering import Answerer
+from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
 from retrieval.exported_embedders import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.failpoints import Failpoints
 from retrieval.hybrid import FusionConfig
-from retrieval.index import ChromaIndex
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ def _section_config(prefix: str = PREFIX) -> SettingsConfigDict:
 
 
 class StorageSettings(BaseSettings):
-    """Where articles are kept (retrieval/index.py)."""
+    """Where articles are kept (retrieval/chroma_index.py)."""
 
     model_config = _section_config()
 
@@ -66,8 +66,8 @@ class StorageSettings(BaseSettings):
 
 
 class ModelSettings(BaseSettings):
-    """The embedding model and how it runs (retrieval/embedding.py, retrieval/exported_embedders.py);
-    an index holds the vectors of one model and backend only."""
+    """The embedding model and how it runs (retrieval/embedding.py and
+    retrieval/exported_embedders.py); an index holds the vectors of one model and backend."""
 
     model_config = _section_config()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from retrieval.answer_types import (
 from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import QuestionError
 from retrieval.hybrid import FusionConfig, hybrid_search
-from retrieval.index import IndexStats, NewsIndex, SearchFilters
+from retrieval.index import ArticleStore, ChunkRanker, CopyStore, IndexStats, SearchFilters
 from retrieval.models import Answer, AnswerPart, Citation, Passage, Quote, ShortAnswer
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
@@ -135,10 +136,16 @@ class ScoredCandidate:
         return self.candidate.passage.article_id
 
 
+class AnswerIndex(ArticleStore, ChunkRanker, CopyStore, Protocol):
+    """What answering reads: chunks ranked for a question and read as passages, the bodies
+    quotes are verified against and the index's counts, the copies that "also reported" a
+    story and the outlets' URLs."""
+
+
 class Answerer:
     def __init__(
         self,
-        index: NewsIndex,
+        index: AnswerIndex,
         embedder: Embedder,
         *,
         top_k: int,
@@ -715,7 +722,7 @@ def _short_answer(question: str, quote: Quote) -> ShortAnswer | None:
 
 
 def near_miss(
-    question: str, plan: QueryPlan, chosen: Sequence[_Candidate], index: NewsIndex
+    question: str, plan: QueryPlan, chosen: Sequence[_Candidate], index: ChunkRanker
 ) -> str | None:
     """Why quotes the selector would show do not answer although they are on topic (None:
     they may): the question asks for a kind of answer (an amount, a date, a name...) that

@@ -1,7 +1,7 @@
 """Server mode: an ordered log of committed article changes, kept in Chroma itself.
 
 With a Chroma server, bot processes on several machines write one store, and each keeps its
-own BM25 index (retrieval/lexical.py) on its own disk. Each commit appends the ids of the
+own side index (retrieval/side_index/) on its own disk. Each commit appends the ids of the
 articles it changed to the `<name>-changes` collection; every process tails it (at most
 once a second, when it searches) and indexes those articles again from their records. So a
 process sees another machine's new article within a second, exactly as stored.

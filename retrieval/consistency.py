@@ -22,8 +22,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from retrieval.index import CHUNK_IDS, DUPLICATE_OF, named_chunks
+
 if TYPE_CHECKING:
-    from retrieval.index import ChromaIndex
+    from retrieval.chroma_index import ChromaIndex
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,6 @@ def check_store(
     """What is wrong with the store (or with articles `ids`); with `repair`, fix what the
     index can fix itself (orphans, names, the BM25 index). `needs_embedding` and
     `stranded_copies` are left to the caller, who has the model (ingest/repair.py)."""
-    from retrieval.index import CHUNK_IDS, DUPLICATE_OF, named_chunks
-
     wanted = None if ids is None else sorted(set(ids))
     records = _records(index, wanted)
     report = StoreCheck()
@@ -132,7 +132,7 @@ def check_store(
     report.needs_embedding += [
         aid for aid in _unreadable(index, present) if aid not in set(report.needs_embedding)
     ]
-    lexical = index.lexical.article_states(wanted)
+    lexical = index.side_index.article_states(wanted)
     for aid in leads:
         meta = records[aid]
         if lexical.get(aid) != (str(meta.get("content_hash", "")), int(meta.get("chunk_count", 0))):
@@ -151,14 +151,12 @@ def check_store(
     if wanted is not None:
         refresh = sorted(set(refresh) | (set(wanted) - set(records)))
     if report.lexical_disagrees or report.orphan_chunks or wanted is not None:
-        index.lexical.refresh(refresh, keep=[a for a in leads if a not in broken])
+        index.side_index.refresh(refresh, keep=[a for a in leads if a not in broken])
     report.repaired = True
     return report
 
 
 def _is_lead(meta: dict[str, Any]) -> bool:
-    from retrieval.index import DUPLICATE_OF
-
     return not meta.get(DUPLICATE_OF) and int(meta.get("chunk_count", 0) or 0) > 0
 
 

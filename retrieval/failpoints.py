@@ -14,13 +14,13 @@ import threading
 
 from retrieval.errors import ConfigError
 
-# Every point, in the order one article's write passes them (retrieval/index.py,
-# retrieval/lexical.py).
+# Every point, in the order one article's write passes them (retrieval/chroma_index.py,
+# retrieval/side_index/persisted.py).
 POINTS = (
     "intent-written",  # the write intent is on disk, nothing else yet
     "chunks-written",  # the new chunks are in Chroma, the record is still the old one
     "record-written",  # the commit point: the record names the new chunks
-    "old-chunks-deleted",  # superseded chunks are gone, the lexical index not yet told
+    "old-chunks-deleted",  # superseded chunks are gone, the side index not yet told
     "copy-record-written",  # a copy's record is stored, its former chunks not yet deleted
     "record-deleted",  # forget: the record is gone, its chunks not yet
     "journal-torn",  # half a lexical journal line is written

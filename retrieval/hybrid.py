@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from retrieval.embedding import Vectors
-from retrieval.index import NewsIndex, SearchFilters
+from retrieval.index import ChunkRanker, SearchFilters
 from retrieval.models import Passage
 from retrieval.query_understanding import QueryPlan
 
@@ -97,7 +97,7 @@ def lane_filters(plan: QueryPlan, filters: SearchFilters) -> list[SearchFilters]
 
 
 def hybrid_search(
-    index: NewsIndex,
+    index: ChunkRanker,
     vector: Vectors,
     plan: QueryPlan,
     filters: SearchFilters,

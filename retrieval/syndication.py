@@ -7,11 +7,11 @@ import dataclasses
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from retrieval.index import NewsIndex
+from retrieval.index import CopyStore
 from retrieval.models import Citation, StoredArticle
 
 
-def with_copies(citations: Sequence[Citation], index: NewsIndex) -> tuple[Citation, ...]:
+def with_copies(citations: Sequence[Citation], index: CopyStore) -> tuple[Citation, ...]:
     """The citations, each with `also_reported_by` naming its copies' outlets."""
     if not citations:
         return tuple(citations)

@@ -3,7 +3,7 @@
 Before the index changes an article it appends the article's id to an intent file and
 fsyncs it; when the write is complete it appends the matching end. A writer that opens the
 store afterwards reads the intents that never ended and repairs exactly those articles
-(retrieval/index.py `ChromaIndex.repair_pending`), so repair on open costs nothing when the
+(retrieval/chroma_index.py `ChromaIndex.repair_pending`), so repair on open costs nothing when the
 last writer stopped cleanly and a few Chroma reads when it did not. `newsbot check` scans
 the whole store instead.
 

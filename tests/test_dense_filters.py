@@ -1,5 +1,5 @@
 """Filtered dense search (outlets, dates, scopes) finds what Chroma's own metadata filter
-finds, by both routes: the chunks the filter keeps compared here (the lexical index's int8
+finds, by both routes: the chunks the filter keeps compared here (the side index's int8
 vectors), or an over-fetch from Chroma's whole index with the others dropped."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import pytest
 
 from ingest.loaders import Loaded
 from newsbot.services import Services
-from retrieval import index as index_module
-from retrieval.index import SearchFilters, _where
+from retrieval import chroma_index
+from retrieval.filter_translation import chroma_where
+from retrieval.index import SearchFilters
 from retrieval.models import Article
 
 OUTLETS = ("Reuters", "The Verge", "BBC")
@@ -58,14 +59,14 @@ def test_filtered_dense_search_finds_what_chromas_filter_finds(
     services: Services, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
     if route == "over-fetch":
-        monkeypatch.setattr(index_module, "DENSE_SCAN_MAX", 0)
+        monkeypatch.setattr(chroma_index, "DENSE_SCAN_MAX", 0)
     services.ingester.ingest([Loaded(a.url or "", a) for a in _articles()])
     index = services.index
     assert index.count_chunks() >= 12
     vector = services.embedder.embed_query("dock workers strike")
     for filters in FILTERS:
         expected = index._chunks.query(
-            query_embeddings=[vector], n_results=50, where=_where(filters), include=[]
+            query_embeddings=[vector], n_results=50, where=chroma_where(filters), include=[]
         )["ids"][0]
         got = [cid for cid, _ in index.rank_dense(vector, 50, filters)]
         assert expected and set(got) == set(expected), filters

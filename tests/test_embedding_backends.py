@@ -16,10 +16,10 @@ from ingest.chunking import Chunker
 from ingest.loaders import load_file
 from newsbot.services import build_services
 from newsbot.settings import load_settings
+from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import ConfigError
 from retrieval.exported_embedders import OnnxEmbedder, OpenVinoEmbedder, export_dir
-from retrieval.index import ChromaIndex
 from retrieval.models import Article
 from tests.conftest import SAMPLE_NEWS, SEED
 from tests.index_contract import FTX, NATO, store

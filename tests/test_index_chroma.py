@@ -10,16 +10,23 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
+from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
 from retrieval.errors import ConfigError
-from retrieval.index import ChromaIndex
 from tests.chroma_server import chroma_server
-from tests.index_contract import FTX, NATO, NewsIndexContract, store
+from tests.index_contract import (
+    FTX,
+    NATO,
+    ArticleStoreContract,
+    ChunkRankerContract,
+    CopyStoreContract,
+    store,
+)
 
 MODEL = "all-MiniLM-L6-v2"
 
 
-class TestPersistentChroma(NewsIndexContract):
+class TestPersistentChroma(ArticleStoreContract, ChunkRankerContract, CopyStoreContract):
     @pytest.fixture
     def index(self, tmp_path: Path) -> ChromaIndex:
         return ChromaIndex.persistent(tmp_path / "chroma", "news", embedding_model=MODEL)
@@ -37,7 +44,7 @@ class TestPersistentChroma(NewsIndexContract):
             ChromaIndex.persistent(tmp_path / "c", "news", embedding_model="other-model")
 
 
-class TestEphemeralChroma(NewsIndexContract):
+class TestEphemeralChroma(ArticleStoreContract, ChunkRankerContract, CopyStoreContract):
     @pytest.fixture
     def index(self) -> ChromaIndex:
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
@@ -51,7 +58,7 @@ def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
-class TestChromaServer(NewsIndexContract):
+class TestChromaServer(ArticleStoreContract, ChunkRankerContract, CopyStoreContract):
     """Server mode: the same contract against `chroma run` over HTTP."""
 
     @pytest.fixture
