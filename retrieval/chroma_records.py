@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from retrieval.dates import parse_stored_time
 from retrieval.index import DUPLICATE_OF
 from retrieval.models import GLOBAL_SCOPE, Passage, StoredArticle
 
@@ -15,24 +16,20 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def parse_iso(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-
-
 def stored_article(article_id: str, meta: Mapping[str, Any]) -> StoredArticle:
     return StoredArticle(
         id=article_id,
         title=str(meta.get("title", "")),
         outlet=meta.get("outlet"),
         author=meta.get("author"),
-        published=parse_iso(meta.get("published")),
-        updated=parse_iso(meta.get("updated")),
+        published=parse_stored_time(meta.get("published")),
+        updated=parse_stored_time(meta.get("updated")),
         url=meta.get("url"),
         category=meta.get("category"),
         scope=str(meta.get("scope", GLOBAL_SCOPE)),
         content_hash=str(meta.get("content_hash", "")),
         chunk_count=int(meta.get("chunk_count", 0)),
-        ingested_at=parse_iso(meta.get("ingested_at")) or datetime.fromtimestamp(0, UTC),
+        ingested_at=parse_stored_time(meta.get("ingested_at")) or datetime.fromtimestamp(0, UTC),
         duplicate_of=meta.get(DUPLICATE_OF),
     )
 
@@ -56,7 +53,7 @@ def chunk_passage(
         title=str(m.get("title", "")),
         outlet=m.get("outlet"),
         author=m.get("author"),
-        published=parse_iso(m.get("published")),
+        published=parse_stored_time(m.get("published")),
         url=m.get("url"),
         similarity=similarity,
     )

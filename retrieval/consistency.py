@@ -18,16 +18,40 @@ unfinished write intents name: the cheap repair on open).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from retrieval.index import CHUNK_IDS, DUPLICATE_OF, named_chunks
-
-if TYPE_CHECKING:
-    from retrieval.chroma_index import ChromaIndex
+from retrieval.index import CHUNK_IDS, DUPLICATE_OF, MetaValue, named_chunks
+from retrieval.models import StoredArticle
+from retrieval.side_index.persisted import PersistentSideIndex
 
 log = logging.getLogger(__name__)
+
+
+class CheckedStore(Protocol):
+    """What the check reads and repairs of a store (`ChromaIndex` is one): its Chroma
+    collections as they are, and the side index derived from them."""
+
+    @property
+    def chunk_collection(self) -> Any: ...
+
+    @property
+    def article_collection(self) -> Any: ...
+
+    @property
+    def side_index(self) -> PersistentSideIndex: ...
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None: ...
+
+    def get_articles(self, article_ids: Sequence[str]) -> dict[str, StoredArticle]: ...
+
+    def get_bodies(self, article_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def update_article_fields(
+        self, updates: Mapping[str, Mapping[str, MetaValue | None]]
+    ) -> None: ...
+
 
 _PAGE = 2000
 
@@ -70,7 +94,7 @@ class StoreCheck:
 
 
 def check_store(
-    index: ChromaIndex, *, ids: Iterable[str] | None = None, repair: bool = False
+    index: CheckedStore, *, ids: Iterable[str] | None = None, repair: bool = False
 ) -> StoreCheck:
     """What is wrong with the store (or with articles `ids`); with `repair`, fix what the
     index can fix itself (orphans, names, the BM25 index). `needs_embedding` and
@@ -160,7 +184,7 @@ def _is_lead(meta: dict[str, Any]) -> bool:
     return not meta.get(DUPLICATE_OF) and int(meta.get("chunk_count", 0) or 0) > 0
 
 
-def _records(index: ChromaIndex, ids: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+def _records(index: CheckedStore, ids: Sequence[str] | None) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     collection = index.article_collection
     if ids is not None:
@@ -180,7 +204,7 @@ def _records(index: ChromaIndex, ids: Sequence[str] | None) -> dict[str, dict[st
 
 
 def _chunks(
-    index: ChromaIndex, ids: Sequence[str] | None
+    index: CheckedStore, ids: Sequence[str] | None
 ) -> Iterator[tuple[str, str, dict[str, Any], str]]:
     """Every chunk (of these articles) as (chunk id, article id, metadata, text)."""
     collection = index.chunk_collection
@@ -213,14 +237,14 @@ def _paged(collection: Any) -> Iterator[dict[str, Any]]:
         offset += len(got["ids"])
 
 
-def _bodies(index: ChromaIndex, ids: Sequence[str]) -> dict[str, str]:
+def _bodies(index: CheckedStore, ids: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for lo in range(0, len(ids), 200):
         found.update(index.get_bodies(list(ids[lo : lo + 200])))
     return found
 
 
-def _unreadable(index: ChromaIndex, present: dict[str, set[str]]) -> list[str]:
+def _unreadable(index: CheckedStore, present: dict[str, set[str]]) -> list[str]:
     """Articles some of whose chunks' vectors Chroma cannot read back."""
     collection = index.chunk_collection
     broken: list[str] = []

@@ -23,8 +23,8 @@ POINTS = (
     "old-chunks-deleted",  # superseded chunks are gone, the side index not yet told
     "copy-record-written",  # a copy's record is stored, its former chunks not yet deleted
     "record-deleted",  # forget: the record is gone, its chunks not yet
-    "journal-torn",  # half a lexical journal line is written
-    "snapshot-written",  # a lexical snapshot's temporary file is written, not yet renamed
+    "journal-torn",  # half a side-index journal line is written
+    "snapshot-written",  # a side-index snapshot's temporary file is written, not yet renamed
 )
 
 
