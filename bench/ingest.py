@@ -145,7 +145,7 @@ def child_pipeline(
     assert again.chunks_embedded == 0, "an unchanged re-ingest embedded something"
     return {
         "chunks": report.chunks_embedded,
-        "copies": sum(1 for i in report.items if i.duplicate_of),
+        "copies": sum(1 for i in report.items if i.copy_of),
         "tokens": _tokens(services.embedder, embedded),
         "seconds": seconds,
         "pipeline_seconds": report.seconds,
@@ -363,7 +363,7 @@ def speed(args: argparse.Namespace, backends: list[str]) -> dict[str, float]:
         f"{TARGET_SPEEDUP:.0f}x the naive baseline's chunks/s; unchanged re-ingest >= "
         f"{TARGET_REINGEST:.0f}x faster than the first ingest. "
         "newsbot embeds fewer chunks than the baseline where it stores syndicated copies "
-        "without chunks (ingest/dedupe.py); chunks/s counts what each run embedded. The "
+        "without chunks (ingest/syndication.py); chunks/s counts what each run embedded. The "
         "runs share the machine with other work (load: the 1/5-minute load average at each "
         "run's start), which slows torch's OpenMP threads most: chunks per CPU second is "
         "the steadier ratio. The whole `newsbot ingest` re-ingest includes the process "

@@ -95,9 +95,9 @@ def grow(corpus: Path, base: Path, data: Path, target: int) -> dict[str, Any]:
     import numpy as np
 
     from ingest.chunking import Chunker
-    from ingest.dedupe import StoryTracker
     from ingest.loaders import Loaded, load_file
     from ingest.pipeline import Ingester
+    from ingest.syndication import SyndicationTracker
     from newsbot.services import build_services
 
     shutil.copytree(base, data)
@@ -121,7 +121,7 @@ def grow(corpus: Path, base: Path, data: Path, target: int) -> dict[str, Any]:
     chunker = Chunker(
         embedder, chunk_tokens=s.ingest.chunk_tokens, overlap_tokens=s.ingest.chunk_overlap_tokens
     )
-    ingester = Ingester(index, embedder, chunker, tracker=StoryTracker(index))
+    ingester = Ingester(index, embedder, chunker, tracker=SyndicationTracker(index))
     originals = [
         item.article
         for item in load_file(corpus, max_bytes=corpus.stat().st_size + 1)

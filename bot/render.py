@@ -225,7 +225,7 @@ def ingest_report_text(report: IngestReport) -> str:
     for item in report.items:
         if item.status is Status.FAILED:
             lines.append(f"• failed: {safe(item.source)}: {safe(item.reason or 'unknown reason')}")
-        elif item.duplicate_of:
+        elif item.copy_of:
             what = safe(item.title or item.source)
             lines.append(f"• {item.status.value}: {what} (a copy of a story already stored)")
         else:

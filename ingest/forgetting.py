@@ -1,5 +1,5 @@
 """Forgetting a story: an article leaves the index, and when it was the lead of copies
-(syndicated near-duplicates, `ingest.dedupe`), its oldest copy takes its place."""
+(syndicated copies, `ingest.syndication`), its oldest copy takes its place."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ingest.pipeline import Ingester, article_from_record
 from retrieval.errors import NewsbotError, StoreError
-from retrieval.index import DUPLICATE_OF, ArticlesWithCopies
+from retrieval.index import COPY_OF, ArticlesWithCopies
 from retrieval.models import StoredArticle
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def forget_story(
     found = index.find_article(id_or_url, scopes=scopes)
     if found is None:
         return None
-    copies = [] if found.duplicate_of is not None else index.copies_of([found.id]).get(found.id, [])
+    copies = [] if found.copy_of is not None else index.copies_of([found.id]).get(found.id, [])
     if not copies:
         removed = index.forget(found.id)
         return Forgotten(removed) if removed is not None else None
@@ -53,7 +53,7 @@ def forget_story(
             "Nothing was changed."
         ) from exc
     if rest:
-        index.update_article_fields({c.id: {DUPLICATE_OF: first.id} for c in rest})
+        index.update_article_fields({c.id: {COPY_OF: first.id} for c in rest})
     removed = index.forget(found.id)
     log.info("forgot %s; its copy %s stands in for it", found.id, first.id)
     return Forgotten(removed or found, first)

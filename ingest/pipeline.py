@@ -45,9 +45,10 @@ class Admission:
     copy_of: str | None = None  # the lead's id when the article is a copy
 
 
-class StoryTracking(Protocol):
-    """What the pipeline asks of a story tracker (near-duplicates and update times;
-    `ingest.dedupe.StoryTracker`). Defined here so that the pipeline depends on no tracker."""
+class SyndicationTracking(Protocol):
+    """What the pipeline asks of a syndication tracker (copies and update times;
+    `ingest.syndication.SyndicationTracker`). Defined here so that the pipeline depends on
+    no tracker."""
 
     def begin(self) -> None:
         """An ingest run starts: catch up with what other processes stored."""
@@ -75,12 +76,12 @@ class Ingester:
         embedder: Embedder,
         chunker: Chunker,
         *,
-        tracker: StoryTracking | None = None,
+        tracker: SyndicationTracking | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
         self._chunker = chunker
-        self._tracker = tracker  # near-duplicates and update times (ingest/dedupe.py)
+        self._tracker = tracker  # syndicated copies and update times (ingest/syndication.py)
 
     def ingest(
         self, items: Iterable[LoadItem], *, on_progress: ProgressCallback | None = None
@@ -164,7 +165,7 @@ class Ingester:
                     item.source, Status.UNCHANGED, item.article.id, item.article.title
                 )
                 continue
-            if self._tracker is not None:  # --- ingest/dedupe.py: a copy gets no chunks
+            if self._tracker is not None:  # --- ingest/syndication.py: a copy gets no chunks
                 admission = self._tracker.admit(item.article, status)
                 item = Loaded(item.source, admission.article)
                 if admission.copy_of is not None:
@@ -216,7 +217,7 @@ class Ingester:
             log.debug("%s %s (%d chunks)", status.value, item.article.id, len(chunks))
         if stored:
             self._index.upsert_articles(stored)
-        if self._tracker is not None:  # --- ingest/dedupe.py: signatures saved, copies stored
+        if self._tracker is not None:  # --- ingest/syndication.py: signatures saved, copies stored
             self._tracker.after_batch(
                 [item.article for _, item, _, _ in prepared.chunked],
                 [(item.article, lead) for _, item, _, lead in prepared.copies],
@@ -224,7 +225,7 @@ class Ingester:
             for pos, item, status, lead in prepared.copies:
                 article = item.article
                 results[pos] = ItemResult(
-                    item.source, status, article.id, article.title, duplicate_of=lead
+                    item.source, status, article.id, article.title, copy_of=lead
                 )
         return [results[pos] for pos in range(prepared.size)]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ingest.pipeline import Ingester, article_from_record
 from retrieval.consistency import StoreCheck
 from retrieval.errors import NewsbotError
-from retrieval.index import DUPLICATE_OF, ArticlesWithCopies
+from retrieval.index import COPY_OF, ArticlesWithCopies
 from retrieval.models import StoredArticle
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def reembed(index: ArticlesWithCopies, ingester: Ingester, report: StoreCheck) -
     for aid in report.stranded_copies:
         record = records.get(aid)
         if record is not None:
-            by_lead.setdefault(record.duplicate_of or "", []).append(aid)
+            by_lead.setdefault(record.copy_of or "", []).append(aid)
     for copies in by_lead.values():
         copies.sort(key=lambda c: (records[c].ingested_at, c))
         first, rest = copies[0], copies[1:]
@@ -52,7 +52,7 @@ def reembed(index: ArticlesWithCopies, ingester: Ingester, report: StoreCheck) -
             continue
         done.promoted_copies.append(first)
         if rest:
-            index.update_article_fields({c: {DUPLICATE_OF: first} for c in rest})
+            index.update_article_fields({c: {COPY_OF: first} for c in rest})
     if done.articles or done.promoted_copies or done.failed:
         log.warning(
             "Store repair: %d articles embedded again, %d copies made leads, %d failed",

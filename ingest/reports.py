@@ -22,7 +22,7 @@ class ItemResult:
     title: str | None = None
     chunks: int = 0
     reason: str | None = None
-    duplicate_of: str | None = None  # stored as a copy of this (lead) article
+    copy_of: str | None = None  # stored as a copy of this (lead) article
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -32,7 +32,8 @@ class ItemResult:
             "title": self.title,
             "chunks": self.chunks,
             "reason": self.reason,
-            "duplicate_of": self.duplicate_of,
+            "copy_of": self.copy_of,
+            "duplicate_of": self.copy_of,  # the same, under its first name: readers use it
         }
 
 

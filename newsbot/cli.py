@@ -190,7 +190,8 @@ def _stored_json(a: StoredArticle) -> dict[str, object]:
         "url": a.url,
         "category": a.category,
         "chunks": a.chunk_count,
-        "duplicate_of": a.duplicate_of,
+        "copy_of": a.copy_of,
+        "duplicate_of": a.copy_of,  # the same, under its first name: readers use it
     }
 
 
@@ -283,8 +284,8 @@ def ingest(state: _State, paths: tuple[str, ...], as_json: bool, if_empty: bool)
         for item in report.items:
             if item.reason:
                 _echo(f"  failed: {item.source}: {item.reason}", err=True)
-            elif item.duplicate_of:
-                _echo(f"  copy of the stored story {item.duplicate_of}: {item.source}")
+            elif item.copy_of:
+                _echo(f"  copy of the stored story {item.copy_of}: {item.source}")
     if not report.ingested_anything:
         sys.exit(1)
 

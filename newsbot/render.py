@@ -79,8 +79,8 @@ def render_sources(articles: Sequence[StoredArticle]) -> str:
     rows = []
     for a in articles:
         row = f"{_date(a.published)}  {a.outlet or '-'}  {a.title}  [{a.id}]"
-        if a.duplicate_of:
-            row += f"  (copy of {a.duplicate_of})"
+        if a.copy_of:
+            row += f"  (copy of {a.copy_of})"
         if a.url:
             row += f"\n            {a.url}"
         rows.append(row)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from bot.config import BotConfig, BotServices
 from ingest.chunking import Chunker
-from ingest.dedupe import StoryTracker
 from ingest.feeds import FeedPoller, FeedStore
 from ingest.fetching import Fetcher
 from ingest.pipeline import Ingester
 from ingest.repair import reembed
+from ingest.syndication import SyndicationTracker
 from newsbot.settings import FetchSettings, ModelSettings, RetrievalSettings, Settings
 from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
@@ -139,7 +139,7 @@ def build_services(
         question_hints=retrieval.question_hints,
         answer_threshold=retrieval.answer_threshold,
     )
-    ingester = Ingester(index, embedder, chunker, tracker=StoryTracker(index))
+    ingester = Ingester(index, embedder, chunker, tracker=SyndicationTracker(index))
     pending = index.pending_repair
     if pending is not None and (pending.needs_embedding or pending.stranded_copies):
         reembed(index, ingester, pending)  # what an interrupted write left needs the model

@@ -33,7 +33,7 @@ from retrieval.failpoints import NO_FAILPOINTS, Failpoints
 from retrieval.filter_translation import chroma_where, chunk_filter
 from retrieval.index import (
     CHUNK_IDS,
-    DUPLICATE_OF,
+    COPY_OF,
     IndexStats,
     MetaValue,
     SearchFilters,
@@ -388,7 +388,7 @@ class ChromaIndex:
                     "content_hash": article.content_hash,
                     "chunk_count": len(chunks),
                     CHUNK_IDS: " ".join(c.id for c in chunks),
-                    DUPLICATE_OF: None,  # an article stored with chunks is no one's copy
+                    COPY_OF: None,  # an article stored with chunks is no one's copy
                     "ingested_at": now,
                 }
             )
@@ -572,7 +572,7 @@ class ChromaIndex:
             return ()
         outlets = set(filters.outlets)
         copies = self._recent_copies().values()
-        leads = {m.get(DUPLICATE_OF) for m in copies if m.get("outlet") in outlets}
+        leads = {m.get(COPY_OF) for m in copies if m.get("outlet") in outlets}
         return tuple(sorted(str(lead) for lead in leads if lead))
 
     def document_frequencies(self, query_terms: Sequence[str]) -> tuple[dict[str, int], int]:
@@ -638,7 +638,7 @@ class ChromaIndex:
         return {
             aid: (str(meta.get("content_hash", "")), int(meta.get("chunk_count", 0)))
             for aid, meta in self._article_metadatas({"chunk_count": {"$gt": 0}}).items()
-            if not meta.get(DUPLICATE_OF)
+            if not meta.get(COPY_OF)
         }
 
     def side_index_chunk_count(self) -> int:
@@ -651,7 +651,7 @@ class ChromaIndex:
             members: dict[str, set[str] | None] = {}
             for aid, meta in zip(records["ids"], records["metadatas"] or [], strict=True):
                 m = meta or {}
-                if m.get(DUPLICATE_OF) or not m.get("chunk_count"):
+                if m.get(COPY_OF) or not m.get("chunk_count"):
                     continue  # a copy (or a record being turned into one)
                 hashes[aid] = str(m.get("content_hash", ""))
                 members[aid] = named_chunks(m)
@@ -767,7 +767,7 @@ class ChromaIndex:
     def count_chunks(self) -> int:
         return int(self._chunks.count())
 
-    # --- near-duplicates -----------------------------------------------------------------
+    # --- syndicated copies -------------------------------------------------------------
 
     def store_copy(self, article: Article, lead_id: str) -> None:
         self._check_writable()
@@ -790,7 +790,7 @@ class ChromaIndex:
             "chunk_count": 0,
             CHUNK_IDS: "",
             "ingested_at": datetime.now(UTC).isoformat(),
-            DUPLICATE_OF: lead_id,
+            COPY_OF: lead_id,
         }
         token = self._intents.begin([article.id])
         self._articles.upsert(
@@ -814,7 +814,7 @@ class ChromaIndex:
         wanted = set(lead_ids)
         found: dict[str, list[StoredArticle]] = {}
         for aid, meta in self._recent_copies().items():
-            lead = meta.get(DUPLICATE_OF)
+            lead = meta.get(COPY_OF)
             if lead in wanted:
                 found.setdefault(str(lead), []).append(stored_article(aid, meta))
         for copies in found.values():

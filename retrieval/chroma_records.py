@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from retrieval.dates import parse_stored_time
-from retrieval.index import DUPLICATE_OF
+from retrieval.index import COPY_OF
 from retrieval.models import GLOBAL_SCOPE, Passage, StoredArticle
 
 
@@ -30,7 +30,7 @@ def stored_article(article_id: str, meta: Mapping[str, Any]) -> StoredArticle:
         content_hash=str(meta.get("content_hash", "")),
         chunk_count=int(meta.get("chunk_count", 0)),
         ingested_at=parse_stored_time(meta.get("ingested_at")) or datetime.fromtimestamp(0, UTC),
-        duplicate_of=meta.get(DUPLICATE_OF),
+        copy_of=meta.get(COPY_OF),
     )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from retrieval.index import CHUNK_IDS, DUPLICATE_OF, MetaValue, named_chunks
+from retrieval.index import CHUNK_IDS, COPY_OF, MetaValue, named_chunks
 from retrieval.models import StoredArticle
 from retrieval.side_index.persisted import PersistentSideIndex
 
@@ -103,16 +103,14 @@ def check_store(
     records = _records(index, wanted)
     report = StoreCheck()
     leads = {aid for aid, meta in records.items() if _is_lead(meta)}
-    copies = {
-        aid: str(meta[DUPLICATE_OF]) for aid, meta in records.items() if meta.get(DUPLICATE_OF)
-    }
+    copies = {aid: str(meta[COPY_OF]) for aid, meta in records.items() if meta.get(COPY_OF)}
     report.articles, report.copies = len(leads), len(copies)
     elsewhere = index.get_articles(sorted(set(copies.values()) - leads))
     for aid, lead_id in copies.items():
         if lead_id in leads:
             continue
         lead = elsewhere.get(lead_id)
-        if lead is None or lead.duplicate_of is not None or not lead.chunk_count:
+        if lead is None or lead.copy_of is not None or not lead.chunk_count:
             report.stranded_copies.append(aid)
     present: dict[str, set[str]] = {}
     legacy_rows: dict[str, list[tuple[str, int, int, str]]] = {}
@@ -181,7 +179,7 @@ def check_store(
 
 
 def _is_lead(meta: dict[str, Any]) -> bool:
-    return not meta.get(DUPLICATE_OF) and int(meta.get("chunk_count", 0) or 0) > 0
+    return not meta.get(COPY_OF) and int(meta.get("chunk_count", 0) or 0) > 0
 
 
 def _records(index: CheckedStore, ids: Sequence[str] | None) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ with the narrowest of these that they use:
 - ingest/pipeline.py: ArticleStore;
 - retrieval/hybrid.py, the answerer's key-word check: ChunkRanker;
 - retrieval/syndication.py: CopyStore;
-- ingest/dedupe.py, ingest/repair.py: ArticlesWithCopies;
+- ingest/syndication.py, ingest/repair.py: ArticlesWithCopies;
 - retrieval/answering.py: all three (its `AnswerIndex`).
 """
 
@@ -23,8 +23,8 @@ from retrieval.embedding import Vectors
 from retrieval.models import Article, Chunk, Passage, StoredArticle
 
 MetaValue = str | int | float | bool
-# Field of a copy's record: the id of its lead article.
-DUPLICATE_OF = "duplicate_of"
+# Field of a copy's record: the id of its lead article (named as stores already hold it).
+COPY_OF = "duplicate_of"
 # Field of a lead's record: its chunks' ids, space-separated. The record is the commit
 # point of an article's write: a chunk counts (is searched, quoted, indexed) only while its
 # article's record names it, so a reader sees the old version or the new one, whole.
@@ -135,7 +135,7 @@ class ChunkRanker(Protocol):
 
 
 class CopyStore(Protocol):
-    """Near-duplicates (kept by ingest/dedupe.py) and the article record fields that link
+    """Syndicated copies (kept by ingest/syndication.py) and the article record fields that link
     and describe them."""
 
     def store_copy(self, article: Article, lead_id: str) -> None:
@@ -159,5 +159,5 @@ class CopyStore(Protocol):
 
 
 class ArticlesWithCopies(ArticleStore, CopyStore, Protocol):
-    """What keeping copies needs: the articles, and their copies (ingest/dedupe.py,
+    """What keeping copies needs: the articles, and their copies (ingest/syndication.py,
     ingest/repair.py)."""

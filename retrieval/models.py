@@ -96,9 +96,9 @@ class StoredArticle:
     content_hash: str
     chunk_count: int
     ingested_at: datetime
-    # A near-duplicate (e.g. a syndicated wire story) is stored as a copy of its lead
-    # article: its record and body, but no chunks of its own.
-    duplicate_of: str | None = None
+    # A syndicated copy (the same wire story from another outlet) names its lead article:
+    # it is stored with its record and body, but no chunks of its own.
+    copy_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Citations of syndicated stories: the lead article is cited once, and the outlets that
-published copies of it (stored without chunks by ingest/dedupe.py) are named with it."""
+published copies of it (stored without chunks by ingest/syndication.py) are named with it."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Protocol
 from ingest.chunking import Chunker
 from retrieval.embedding import Embedder
 from retrieval.index import (
-    DUPLICATE_OF,
+    COPY_OF,
     ArticleStore,
     ArticlesWithCopies,
     ChunkRanker,
@@ -252,11 +252,11 @@ class CopyStoreContract:
         copies = index.copies_of([NATO.id, FTX.id])
         assert list(copies) == [NATO.id]
         assert [c.id for c in copies[NATO.id]] == [first.id, second.id]
-        assert all(c.duplicate_of == NATO.id and c.chunk_count == 0 for c in copies[NATO.id])
+        assert all(c.copy_of == NATO.id and c.chunk_count == 0 for c in copies[NATO.id])
         assert index.get_bodies([first.id]) == {first.id: NATO.body}
-        assert index.article_fields([DUPLICATE_OF, "outlet"], ids=[NATO.id, first.id]) == {
+        assert index.article_fields([COPY_OF, "outlet"], ids=[NATO.id, first.id]) == {
             NATO.id: {"outlet": "Sputnik"},
-            first.id: {DUPLICATE_OF: NATO.id, "outlet": "Wire Service"},
+            first.id: {COPY_OF: NATO.id, "outlet": "Wire Service"},
         }
         index.update_article_fields({first.id: {"note": "kept"}})
         assert index.article_fields(["note"]) == {

@@ -18,8 +18,8 @@ from ingest.feeds import FeedStore
 from ingest.loaders import Loaded
 from newsbot.services import Services, bot_config, bot_services
 from tests.fake_discord import FakeDiscord, FakeGuild
-from tests.test_dedupe import LEAD, REWRAPPED
 from tests.test_feeds import page, rss
+from tests.test_syndication import LEAD, REWRAPPED
 from tests.web_server import WebServer
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True)

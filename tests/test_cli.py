@@ -157,6 +157,7 @@ def test_sources_and_forget(cli: CliRunner, tmp_path: Path) -> None:
     cli.invoke(main, ["ingest", str(SEED), str(tmp_path / "later.json")])
     listed = json.loads(cli.invoke(main, ["sources", "--json"]).stdout)["articles"]
     assert [a["title"] for a in listed] == ["Later story", SEED_TITLE]
+    assert all(a["copy_of"] is None and a["duplicate_of"] is None for a in listed)
     gone = cli.invoke(main, ["forget", "https://example.org/later"])
     assert gone.exit_code == 0 and "Later story" in gone.stdout
     missing = cli.invoke(main, ["forget", "https://example.org/later"])

@@ -101,7 +101,7 @@ def _assert_whole(services: Services, versions: dict[str, set[str]]) -> None:
             continue
         article = stored[url]
         assert bodies[article.id] in allowed, f"{url}: a body of neither version"
-        if article.duplicate_of is not None:
+        if article.copy_of is not None:
             continue
         chunks = index.chunk_collection.get(
             where={"article_id": article.id}, include=["documents", "metadatas"]
@@ -215,9 +215,9 @@ def test_a_kill_while_forgetting_a_lead_loses_none_of_its_copies(
     stored = {a.url: a for a in services.index.list_articles()}
     for copy in copies:
         assert copy["url"] in stored, "a copy was lost"
-    leads = {a.id for a in stored.values() if a.duplicate_of is None and a.chunk_count}
+    leads = {a.id for a in stored.values() if a.copy_of is None and a.chunk_count}
     for copy in stored.values():
-        assert copy.duplicate_of is None or copy.duplicate_of in leads
+        assert copy.copy_of is None or copy.copy_of in leads
     assert services.index.check().whole
     hits = services.answerer.search(lead["title"], k=10)
     assert hits and hits[0].article_id in leads  # the story is still found

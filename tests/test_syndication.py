@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.chunking import Chunker
-from ingest.dedupe import StoryTracker, signature
 from ingest.forgetting import forget_story
 from ingest.loaders import Loaded, LoadItem
 from ingest.pipeline import Ingester
 from ingest.reports import Status
+from ingest.syndication import SyndicationTracker, signature
 from newsbot.render import render_answer
 from newsbot.services import Services, build_services
 from retrieval.models import Article
@@ -101,11 +101,11 @@ def test_a_syndicated_copy_is_stored_once_and_cited_once(services: Services) -> 
     chunks = services.index.count_chunks()
     report = services.ingester.ingest(items(REWRAPPED))
     [item] = report.items
-    assert (item.status, item.duplicate_of, item.chunks) == (Status.ADDED, LEAD.id, 0)
-    assert item.to_json()["duplicate_of"] == LEAD.id
+    assert (item.status, item.copy_of, item.chunks) == (Status.ADDED, LEAD.id, 0)
+    assert item.to_json()["copy_of"] == item.to_json()["duplicate_of"] == LEAD.id
     assert services.index.count_chunks() == chunks == first.items[0].chunks  # no new chunks
     stored = services.index.get_articles([REWRAPPED.id])[REWRAPPED.id]
-    assert stored.duplicate_of == LEAD.id and stored.outlet == "Valley Courier"
+    assert stored.copy_of == LEAD.id and stored.outlet == "Valley Courier"
     answer = services.answerer.answer(QUESTION)
     assert answer.answered
     [citation] = answer.citations
@@ -120,7 +120,7 @@ def test_a_syndicated_copy_is_stored_once_and_cited_once(services: Services) -> 
 
 def test_two_stories_about_the_same_event_stay_separate(services: Services) -> None:
     report = services.ingester.ingest(items(LEAD, OTHER_STORY))
-    assert [i.duplicate_of for i in report.items] == [None, None]
+    assert [i.copy_of for i in report.items] == [None, None]
     assert all(i.chunks > 0 for i in report.items)
     answer = services.answerer.answer(QUESTION)
     assert all(c.also_reported_by == () for c in answer.citations)
@@ -134,7 +134,7 @@ def test_copies_in_one_batch_and_an_outlets_own_repost(services: Services) -> No
         url="https://apnews.example/amp/eu-gas-cap-2",
     )
     report = services.ingester.ingest(items(LEAD, REWRAPPED, same_outlet))
-    assert [i.duplicate_of for i in report.items] == [None, LEAD.id, None]
+    assert [i.copy_of for i in report.items] == [None, LEAD.id, None]
     assert services.index.copies_of([LEAD.id])[LEAD.id][0].id == REWRAPPED.id
 
 
@@ -143,7 +143,7 @@ def test_a_servers_copy_never_attaches_to_another_scope(services: Services) -> N
         title=REWRAPPED.title, body=REWRAPPED.body, outlet="Valley Courier", scope="guild:7"
     )
     report = services.ingester.ingest(items(LEAD, guild_copy))
-    assert [i.duplicate_of for i in report.items] == [None, None]
+    assert [i.copy_of for i in report.items] == [None, None]
 
 
 def test_forgetting_the_lead_promotes_its_oldest_copy(services: Services) -> None:
@@ -162,8 +162,8 @@ def test_forgetting_the_lead_promotes_its_oldest_copy(services: Services) -> Non
     assert forgotten is not None and forgotten.promoted is not None
     assert forgotten.promoted.id == REWRAPPED.id
     promoted = services.index.get_articles([REWRAPPED.id])[REWRAPPED.id]
-    assert promoted.duplicate_of is None and promoted.chunk_count > 0
-    assert services.index.get_articles([third.id])[third.id].duplicate_of == REWRAPPED.id
+    assert promoted.copy_of is None and promoted.chunk_count > 0
+    assert services.index.get_articles([third.id])[third.id].copy_of == REWRAPPED.id
     [citation] = services.answerer.answer(QUESTION).citations
     assert (citation.outlet, citation.also_reported_by) == ("Valley Courier", ("Harbor Times",))
 
@@ -172,7 +172,7 @@ def test_another_process_recognises_copies_of_what_is_stored(services: Services)
     services.ingester.ingest(items(LEAD))
     again = build_services(services.settings)  # a new tracker: signatures from Chroma
     [item] = again.ingester.ingest(items(REWRAPPED)).items
-    assert item.duplicate_of == LEAD.id
+    assert item.copy_of == LEAD.id
 
 
 def test_articles_stored_before_tracking_get_signatures(services: Services) -> None:
@@ -180,7 +180,7 @@ def test_articles_stored_before_tracking_get_signatures(services: Services) -> N
     untracked.ingest(items(LEAD))
     assert "minhash" not in services.index.article_fields(["minhash"])[LEAD.id]
     [item] = services.ingester.ingest(items(REWRAPPED)).items
-    assert item.duplicate_of == LEAD.id
+    assert item.copy_of == LEAD.id
     assert "minhash" in services.index.article_fields(["minhash"])[LEAD.id]
 
 
@@ -193,7 +193,7 @@ def test_a_changed_article_replaces_its_chunks_and_is_marked_updated(
         services.index,
         services.embedder,
         chunker(services),
-        tracker=StoryTracker(services.index, clock=lambda: now),
+        tracker=SyndicationTracker(services.index, clock=lambda: now),
     )
     ingester.ingest(items(LEAD))
     assert services.index.get_articles([LEAD.id])[LEAD.id].updated is None

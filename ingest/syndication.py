@@ -1,11 +1,13 @@
-"""Syndicated and updated stories, tracked at ingest.
+"""Syndication (and updated stories), tracked at ingest.
 
-A wire story republished by several outlets is stored once: the first one ingested is the
-lead article (chunked, embedded, searched), and each near-duplicate from another outlet is
-stored as a copy of it (record and body, no chunks; `duplicate_of` in Chroma, the source of
-truth). Answers cite the lead once and name the copies' outlets ("also reported by").
+Syndication is the one name for this throughout the code, the JSON and the docs: a wire
+story republished by several outlets is stored once as the *lead* article (the first one
+ingested: chunked, embedded, searched), and each republication from another outlet as a
+*copy* of it (record and body, no chunks; its record's `copy_of` field, kept in Chroma under
+its first name `duplicate_of`, is the source of truth). Answers cite the lead once and name
+the copies' outlets ("also reported by").
 
-Near-duplicates are found with MinHash LSH (datasketch) over 5-word shingles of the body:
+Copies are found with MinHash LSH (datasketch) over 5-word shingles of the body:
 estimated Jaccard similarity >= `THRESHOLD`. A copy must come from an outlet other than its
 lead's and from the same scope (a server's articles never attach to another's). Leads keep
 their role when their text changes; an updated copy is checked again.
@@ -32,7 +34,7 @@ from datasketch import MinHash, MinHashLSH
 
 from ingest.pipeline import Admission
 from ingest.reports import Status
-from retrieval.index import DUPLICATE_OF, ArticlesWithCopies, MetaValue
+from retrieval.index import COPY_OF, ArticlesWithCopies, MetaValue
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
@@ -95,9 +97,9 @@ class _Lead:
     minhash: MinHash
 
 
-class StoryTracker:
-    """Near-duplicate index over the stored lead articles; thread-safe. It is what the
-    pipeline's `StoryTracking` asks for."""
+class SyndicationTracker:
+    """Syndication index over the stored lead articles; thread-safe. It is what the
+    pipeline's `SyndicationTracking` asks for."""
 
     def __init__(
         self, index: ArticlesWithCopies, *, threshold: float = THRESHOLD, clock: Clock = _now
@@ -147,7 +149,7 @@ class StoryTracker:
             for article in leads:
                 pending = self._pending.pop(article.id, None)
                 saved = encode_signature(pending[0]) if pending is not None else _TOO_SHORT
-                updates[article.id] = {DUPLICATE_OF: None, SIGNATURE_KEY: saved}
+                updates[article.id] = {COPY_OF: None, SIGNATURE_KEY: saved}
             if updates:
                 self._index.update_article_fields(updates)
             for article, lead_id in copies:
@@ -196,8 +198,8 @@ class StoryTracker:
         for aid, (_, owner) in list(self._pending.items()):
             if owner == me or owner not in alive:  # left by a batch that failed
                 self._forget_lead(aid)
-        records = self._index.article_fields(["scope", "outlet", DUPLICATE_OF])
-        stored_leads = {aid: f for aid, f in records.items() if DUPLICATE_OF not in f}
+        records = self._index.article_fields(["scope", "outlet", COPY_OF])
+        stored_leads = {aid: f for aid, f in records.items() if COPY_OF not in f}
         for gone in [aid for aid in self._leads if aid not in stored_leads]:
             if gone not in self._pending:  # another thread's batch in progress
                 self._forget_lead(gone)
@@ -229,7 +231,7 @@ class StoryTracker:
                 updates[aid] = {SIGNATURE_KEY: saved}
         if updates:
             self._index.update_article_fields(updates)
-        log.info("near-duplicate index: %d signatures computed", len(updates))
+        log.info("syndication index: %d signatures computed", len(updates))
 
 
 def _lead(fields: dict[str, MetaValue], minhash: MinHash) -> _Lead:
