@@ -11,10 +11,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from ingest.loaders import load_file
 from newsbot.cli import main
+from newsbot.services import build_services
+from newsbot.settings import Settings
 from retrieval.sentences import split_sentences
 from tests.conftest import SEED
+from tests.fake_discord import FakeDiscord
 from tests.llm_server import LlmServer, Reply, serving
+from tests.test_bot_e2e import running
 
 pytestmark = pytest.mark.skipif(not SEED.exists(), reason="needs ../shared/data/seed")
 
@@ -82,3 +87,21 @@ def test_the_llm_url_needs_a_model(cli: CliRunner, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("NEWSBOT_LLM_URL", "http://localhost:11434/v1")
     result = cli.invoke(main, ["ask", QUESTION])
     assert result.exit_code != 0 and "NEWSBOT_LLM_MODEL" in result.output
+
+
+async def test_the_discord_answer_shows_the_written_answer_first(
+    fake_discord: FakeDiscord, settings: Settings, shared_model: None, llm: LlmServer
+) -> None:
+    configured = settings.replace(llm_url=llm.base_url, llm_model="llama3.1:8b")
+    services = build_services(configured)
+    services.ingester.ingest(load_file(SEED, max_bytes=10**7))
+    llm.reply = _echo_first_quote
+    guild = fake_discord.add_guild(name="News")
+    bob = fake_discord.add_member(guild, name="bob")
+    async with running(fake_discord, services, guild):
+        inter = await fake_discord.invoke_slash(guild, bob, "ask", {"question": QUESTION})
+        reply = await inter.wait_for_response(timeout=30)
+    description = reply.embeds[0]["description"]
+    assert description.startswith("*Written by llama3.1:8b, checked against the quotes:*\n")
+    assert "99" not in description and "\n\n> " in description
+    assert not inter.rejections
