@@ -29,6 +29,8 @@ FIELDS_LIMIT = 25
 FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 
+# The written answer's share of the description: the quotes it rests on must fit after it.
+WRITTEN_LIMIT = 1000
 # Sources shown as fields; the rest are counted ("and N more sources").
 MAX_SOURCE_FIELDS = 10
 ANSWER_COLOUR = discord.Colour.blurple()
@@ -166,6 +168,10 @@ def answer_embed(answer: Answer) -> discord.Embed:
         if short is not None:
             add(f"**{trim(safe(short.text), 200)}** [{short.citation}]")
 
+    if answer.written is not None:
+        written = answer.written
+        label = f"*Written by {trim(safe(written.model), 100)}, checked against the quotes:*"
+        add(label + "\n" + trim(safe(written.text), WRITTEN_LIMIT))
     if answer.parts:
         for n, part in enumerate(answer.parts, start=1):
             heading = f"__{n}. {trim(safe(part.question), 300)}__"

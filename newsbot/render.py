@@ -43,6 +43,17 @@ def _quote_lines(answer: Answer, indexes: Sequence[int]) -> list[str]:
 
 def render_answer(answer: Answer) -> str:
     lines: list[str] = []
+    if answer.written is not None:
+        written = answer.written
+        lines.append(f"Written by {written.model}, checked against the quotes below:")
+        lines.extend(
+            [
+                textwrap.fill(
+                    written.text, width=_WIDTH, initial_indent="  ", subsequent_indent="  "
+                ),
+                "",
+            ]
+        )
     if answer.answered:
         if answer.parts:
             for n, part in enumerate(answer.parts, start=1):

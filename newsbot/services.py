@@ -16,13 +16,21 @@ from ingest.fetching import Fetcher
 from ingest.pipeline import Ingester
 from ingest.repair import reembed
 from ingest.syndication import SyndicationTracker
-from newsbot.settings import FetchSettings, ModelSettings, RetrievalSettings, Settings
+from newsbot.settings import (
+    FetchSettings,
+    LlmSettings,
+    ModelSettings,
+    RetrievalSettings,
+    Settings,
+)
 from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
 from retrieval.exported_embedders import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.failpoints import Failpoints
 from retrieval.hybrid import FusionConfig
+from retrieval.llm_client import ChatClient
+from retrieval.written import Writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,21 @@ def make_fetcher(fetch: FetchSettings) -> Fetcher:
         deadline=fetch.deadline_seconds,
         allow_loopback=fetch.allow_loopback,
     )
+
+
+def make_writer(llm: LlmSettings) -> Writer | None:
+    """The written-answer model NEWSBOT_LLM_URL names, or None (off)."""
+    if not llm.url:
+        return None
+    key = llm.api_key.get_secret_value() if llm.api_key is not None else None
+    client = ChatClient(
+        llm.url,
+        model=llm.model,
+        api_key=key,
+        timeout=llm.timeout_seconds,
+        max_tokens=llm.max_tokens,
+    )
+    return Writer(client)
 
 
 def fusion_config(retrieval: RetrievalSettings) -> FusionConfig:
@@ -138,6 +161,7 @@ def build_services(
         fusion=fusion_config(retrieval),
         question_hints=retrieval.question_hints,
         answer_threshold=retrieval.answer_threshold,
+        writer=make_writer(settings.llm),
     )
     ingester = Ingester(index, embedder, chunker, tracker=SyndicationTracker(index))
     pending = index.pending_repair

@@ -223,6 +223,31 @@ class DiscordSettings(BaseSettings):
         return value
 
 
+class LlmSettings(BaseSettings):
+    """Written answers from a local model, checked against the quotes (retrieval/written.py):
+    NEWSBOT_LLM_*. Off while the URL is empty."""
+
+    model_config = _section_config(PREFIX + "LLM_")
+
+    url: str = Field(
+        default="",
+        pattern=r"^(?:https?://\S+)?$",
+        description="OpenAI-compatible base URL (http://localhost:11434/v1); empty: off.",
+    )
+    model: str = Field(default="", max_length=200, description="The model's name there.")
+    api_key: SecretStr | None = Field(default=None, description="Sent as a bearer token.")
+    timeout_seconds: float = Field(
+        default=15.0, gt=0, le=600, description="The whole request's time; then quotes alone."
+    )
+    max_tokens: int = Field(default=300, ge=16, le=8192, description="Longest written answer.")
+
+    @model_validator(mode="after")
+    def _model_named(self) -> LlmSettings:
+        if self.url and not self.model:
+            raise ValueError("NEWSBOT_LLM_MODEL must name the model when NEWSBOT_LLM_URL is set")
+        return self
+
+
 class LogSettings(BaseSettings):
     """NEWSBOT_LOG_*."""
 
@@ -244,6 +269,7 @@ class Settings(BaseModel):
         "fetch": FetchSettings,
         "feeds": FeedSettings,
         "discord": DiscordSettings,
+        "llm": LlmSettings,
         "log": LogSettings,
     }
 
@@ -254,6 +280,7 @@ class Settings(BaseModel):
     fetch: FetchSettings
     feeds: FeedSettings
     discord: DiscordSettings
+    llm: LlmSettings
     log: LogSettings
 
     @property
@@ -323,7 +350,7 @@ def _one_line(section: str, exc: ValidationError) -> str:
     else:
         name = "settings"  # a rule over several fields: its message names them
     got = err.get("input")
-    secret = name == "DISCORD_TOKEN"
+    secret = name in ("DISCORD_TOKEN", "NEWSBOT_LLM_API_KEY")
     shown = "" if secret or isinstance(got, dict) or got is None else f" (got {got!r})"
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"Invalid setting {name}: {msg}{shown}"

@@ -36,7 +36,15 @@ from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import QuestionError
 from retrieval.hybrid import FusionConfig, hybrid_search
 from retrieval.index import ArticleStore, ChunkRanker, CopyStore, IndexStats, SearchFilters
-from retrieval.models import Answer, AnswerPart, Citation, Passage, Quote, ShortAnswer
+from retrieval.models import (
+    Answer,
+    AnswerPart,
+    Citation,
+    Passage,
+    Quote,
+    ShortAnswer,
+    WrittenAnswer,
+)
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
     ATTRIBUTION_PRIOR,
@@ -49,6 +57,7 @@ from retrieval.selection import (
 from retrieval.sentences import iter_sentence_spans
 from retrieval.syndication import with_copies
 from retrieval.terms import STOPWORDS, numbers, terms
+from retrieval.written import Writer
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +165,10 @@ class Answerer:
         question_hints: bool = True,
         selector: SelectorModel | None = None,
         answer_threshold: float | None = None,
+        writer: Writer | None = None,
     ) -> None:
         self._index = index
+        self._writer = writer
         self._embedder = embedder
         self._top_k = top_k
         self._max_quotes = max_quotes
@@ -337,10 +348,11 @@ class Answerer:
                 indexes.append(quotes.index(quote))
             short = _short_answer(part, quotes[indexes[0]]) if indexes else None
             answer_parts.append(AnswerPart(part, bool(indexes), tuple(indexes), short))
+        quoted = tuple(quotes)
         return Answer(
             question=text,
             answered=True,
-            quotes=tuple(quotes),
+            quotes=quoted,
             citations=with_copies(tuple(citations.values()), self._index),  # "also reported by"
             nearest=(),
             articles_searched=stats.articles,
@@ -348,7 +360,15 @@ class Answerer:
             support=support,
             short_answer=answer_parts[0].short_answer if len(parts) == 1 else None,
             parts=tuple(answer_parts) if len(parts) > 1 else (),
+            written=self._written(text, quoted),
         )
+
+    def _written(self, question: str, quotes: tuple[Quote, ...]) -> WrittenAnswer | None:
+        """The model's checked answer over the verified quotes, when a writer is set."""
+        if self._writer is None:
+            return None
+        bodies = self._index.get_bodies(list(dict.fromkeys(q.article_id for q in quotes)))
+        return self._writer.write(question, quotes, bodies)
 
     def score_candidates(
         self, question: str, *, filters: SearchFilters | None = None, every: bool = False

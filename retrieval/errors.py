@@ -33,3 +33,8 @@ class StoreError(NewsbotError):
 
 class NotFoundError(NewsbotError):
     """A named article is not in the index."""
+
+
+class WriterError(NewsbotError):
+    """The answer-writing model's endpoint failed, was too slow or sent no usable reply;
+    the answer is then the quotes alone."""

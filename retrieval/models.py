@@ -189,6 +189,20 @@ class AnswerPart:
 
 
 @dataclass(frozen=True, slots=True)
+class WrittenAnswer:
+    """A local model's short answer in its own words, shown before the quotes: only the
+    sentences that passed the grounding check (retrieval/written.py); `dropped` counts the
+    others."""
+
+    text: str
+    model: str
+    dropped: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"text": self.text, "model": self.model, "dropped": self.dropped}
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     answered: bool
@@ -204,6 +218,8 @@ class Answer:
     short_answer: ShortAnswer | None = None
     # For a question asked in several parts, one entry each (empty for one part).
     parts: tuple[AnswerPart, ...] = ()
+    # The checked written answer (NEWSBOT_LLM_URL); None when off, failed or nothing passed.
+    written: WrittenAnswer | None = None
 
     def to_json(self) -> dict[str, object]:
         """The `newsbot ask --json` contract."""
@@ -215,4 +231,5 @@ class Answer:
             "nearest": [c.to_json() for c in self.nearest],
             "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "parts": [p.to_json() for p in self.parts],
+            "written": self.written.to_json() if self.written else None,
         }

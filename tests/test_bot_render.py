@@ -26,7 +26,15 @@ from bot.render import (
 )
 from ingest.forgetting import Forgotten
 from ingest.reports import IngestReport, ItemResult, Status
-from retrieval.models import Answer, AnswerPart, Citation, Quote, ShortAnswer, StoredArticle
+from retrieval.models import (
+    Answer,
+    AnswerPart,
+    Citation,
+    Quote,
+    ShortAnswer,
+    StoredArticle,
+    WrittenAnswer,
+)
 
 WHEN = datetime(2022, 1, 26, 17, 45, tzinfo=UTC)
 
@@ -230,3 +238,25 @@ def test_the_forget_reply_shows_titles_as_text() -> None:
         f"Forgot “{EVIL_TITLE_SHOWN}” (3 chunks). "
         "Its copy from \\[Wire](https://evil.example) now stands in for it."
     )
+
+
+def test_the_written_answer_comes_first_labelled_with_its_model_then_the_quotes() -> None:
+    quote = Quote('Russia\'s key demands are "unacceptable."', 1, "a_1", 0, 40)
+    written = WrittenAnswer("NATO called the demands *unacceptable* [1].", "llama3.1:8b", 1)
+    embed = answer_embed(dataclasses.replace(_answer([quote], [_citation(1)]), written=written))
+    description = embed.description or ""
+    assert description.startswith(
+        "*Written by llama3.1:8b, checked against the quotes:*\n"
+        "NATO called the demands \\*unacceptable\\* [1]."
+    )
+    assert description.index("Written by") < description.index("> Russia")
+    _assert_within_limits(embed)
+
+
+def test_a_long_written_answer_and_many_long_quotes_stay_within_every_limit() -> None:
+    quotes = [Quote("word " * 400, n, f"a_{n}", 0, 2000) for n in range(1, 5)]
+    citations = [_citation(n, title="T" * 300) for n in range(1, 5)]
+    written = WrittenAnswer("A sentence of the model [1]. " * 200, "m" * 300, 0)
+    embed = answer_embed(dataclasses.replace(_answer(quotes, citations), written=written))
+    _assert_within_limits(embed)
+    assert "> word" in (embed.description or "")

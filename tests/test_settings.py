@@ -106,3 +106,19 @@ def test_an_invalid_prefixed_setting_names_its_whole_variable(
 def test_an_unknown_override_is_refused_by_name(settings: Settings) -> None:
     with pytest.raises(ConfigError, match="Unknown setting 'top_kk'"):
         load_settings(top_kk=3)
+
+
+def test_the_llm_api_key_stays_secret_and_written_answers_are_off_by_default(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings.llm.url == ""
+    monkeypatch.setenv("NEWSBOT_LLM_URL", "http://localhost:11434/v1")
+    monkeypatch.setenv("NEWSBOT_LLM_MODEL", "llama3.1:8b")
+    monkeypatch.setenv("NEWSBOT_LLM_API_KEY", "sk-very-secret")
+    loaded = load_settings()
+    assert loaded.llm.api_key is not None
+    assert loaded.llm.api_key.get_secret_value() == "sk-very-secret"
+    assert "sk-very-secret" not in repr(loaded) and "sk-very-secret" not in str(loaded)
+    monkeypatch.setenv("NEWSBOT_LLM_TIMEOUT_SECONDS", "soon")
+    with pytest.raises(ConfigError, match="NEWSBOT_LLM_TIMEOUT_SECONDS"):
+        load_settings()

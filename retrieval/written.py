@@ -1,0 +1,212 @@
+"""Written answers: a local model's few sentences over the verified quotes, each sentence
+checked against the quotes it cites before anything is shown.
+
+The model sees only the question and the quotes, numbered as the citations. A sentence is
+dropped when it cites nothing or a quote it was not given; when a number or amount in it is
+in none of the quotes it cites; when a phrase it puts in quotation marks is not verbatim in
+a cited article; or when a name in it (a capitalised word not starting the sentence) is in
+none of the cited quotes. What is left is shown before the quotes, labelled with the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from retrieval.errors import WriterError
+from retrieval.llm_client import ChatClient, ChatMessage
+from retrieval.models import Quote, WrittenAnswer
+from retrieval.sentences import iter_sentence_spans
+from retrieval.terms import STOPWORDS
+
+log = logging.getLogger(__name__)
+
+MAX_SENTENCES = 3
+# What the model is told to say when the quotes do not answer.
+NO_ANSWER = "NO ANSWER"
+SYSTEM_PROMPT = (
+    "You answer news questions using only the numbered quotes you are given. Answer in at "
+    "most three sentences. End every sentence with the numbers of the quotes it rests on, in "
+    "brackets, like [1] or [1][2]. Use only facts, numbers, dates and names that are in those "
+    "quotes; put words in quotation marks only when you copy them exactly. If the quotes do "
+    f"not answer the question, reply with exactly: {NO_ANSWER}"
+)
+_CITATION = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
+_LEADING_CITATIONS = re.compile(r"(?:\s*\[\s*\d+(?:\s*,\s*\d+)*\s*\])+")
+_DECLINES = re.compile(
+    r"\bquotes? (?:do(?:es)?(?: not|n't)|provided do(?: not|n't)) "
+    r"(?:answer|say|mention|contain|address|cover)|\bcannot be answered\b",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"[\"“]([^\"“”]{2,}?)[\"”]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SCALED = re.compile(
+    r"(\d+(?:[.,]\d+)*)\s*(thousand|million|billion|trillion|percent|per cent|%)", re.IGNORECASE
+)
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_OPENING = "\"“‘'([("
+# Capitalised words that are not names wherever they stand.
+_NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedSentence:
+    text: str
+    reason: str | None  # why it was dropped; None: kept
+
+
+def messages(question: str, quotes: Sequence[Quote]) -> list[ChatMessage]:
+    """The model's whole input: the question and the quotes, numbered as the citations."""
+    numbered = "\n".join(f"[{q.citation}] {q.text}" for q in quotes)
+    user = f"Question: {question}\n\nQuotes:\n{numbered}"
+    return [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", user)]
+
+
+def declines(output: str) -> bool:
+    """True when the model says the quotes do not answer (as told, or in its own words
+    and citing nothing)."""
+    said = output.strip().strip("*").upper()
+    return said.startswith(NO_ANSWER) or (
+        bool(_DECLINES.search(output)) and not _CITATION.search(output)
+    )
+
+
+def split_sentences(output: str) -> list[str]:
+    """The output's sentences, each with its citations: those written after a full stop
+    ("... this week. [1] Next ...") belong to the sentence before."""
+    sentences: list[str] = []
+    for start, end in iter_sentence_spans(output):
+        sentence = output[start:end]
+        leading = _LEADING_CITATIONS.match(sentence)
+        if leading and sentences:
+            sentences[-1] += " " + leading.group().strip()
+            sentence = sentence[leading.end() :].strip()
+        if sentence:
+            sentences.append(sentence)
+    return sentences
+
+
+def check_sentence(
+    sentence: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+) -> CheckedSentence:
+    """Keep `sentence` only if everything it states is in the quotes it cites."""
+    cited = {int(n) for group in _CITATION.findall(sentence) for n in group.split(",")}
+    if not cited:
+        return CheckedSentence(sentence, "no citation")
+    given = {q.citation for q in quotes}
+    if not cited <= given:
+        return CheckedSentence(sentence, f"cites [{min(cited - given)}], which was not given")
+    sources = [q for q in quotes if q.citation in cited]
+    source_text = _normal(" ".join(q.text for q in sources))
+    articles = [_normal(bodies.get(q.article_id, q.text)) for q in sources]
+    claim = _CITATION.sub(" ", sentence)
+    for phrase in _QUOTED.findall(claim):
+        if not any(_normal(phrase) in article for article in articles):
+            return CheckedSentence(sentence, f"“{phrase}” is not in the cited article")
+    unquoted = _QUOTED.sub(" ", claim)
+    source_numbers = {_number(n) for n in _NUMBER.findall(source_text)}
+    for number in _NUMBER.findall(unquoted):
+        if _number(number) not in source_numbers:
+            return CheckedSentence(sentence, f"{number} is not in the cited quotes")
+    source_amounts = {(_number(n), _scale(s)) for n, s in _SCALED.findall(source_text)}
+    for number, scale in _SCALED.findall(unquoted):
+        if (_number(number), _scale(scale)) not in source_amounts:
+            return CheckedSentence(sentence, f"{number} {scale} is not in the cited quotes")
+    source_words = set(_WORD.findall(source_text))
+    given_words = set(_WORD.findall(_normal(" ".join(q.text for q in quotes))))
+    for name in _names(unquoted, given_words):
+        if name not in source_words:
+            return CheckedSentence(sentence, f"{name} is in none of the cited quotes")
+    return CheckedSentence(sentence, None)
+
+
+def ground(
+    output: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+) -> tuple[list[str], int]:
+    """The sentences of the model's output that pass the check (at most MAX_SENTENCES),
+    and how many were dropped."""
+    kept: list[str] = []
+    dropped = 0
+    for sentence in split_sentences(output):
+        checked = check_sentence(sentence, quotes, bodies)
+        if checked.reason is None and len(kept) < MAX_SENTENCES:
+            kept.append(sentence)
+            continue
+        dropped += 1
+        log.debug("Dropped a written sentence (%s): %r", checked.reason or "too many", sentence)
+    return kept, dropped
+
+
+class Writer:
+    """Writes the checked answer for an answered question; None when the endpoint fails,
+    the model declines or no sentence passes (the answer is then the quotes alone)."""
+
+    def __init__(self, client: ChatClient) -> None:
+        self._client = client
+
+    @property
+    def model(self) -> str:
+        return self._client.model
+
+    def write(
+        self, question: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+    ) -> WrittenAnswer | None:
+        try:
+            output = self._client.complete(messages(question, quotes))
+        except WriterError as exc:
+            log.warning("No written answer: %s", exc.user_message)
+            return None
+        if declines(output):
+            log.info("No written answer: the model says the quotes do not answer")
+            return None
+        kept, dropped = ground(output, quotes, bodies)
+        if not kept:
+            log.info("No written answer: none of its %d sentences passed the check", dropped)
+            return None
+        if dropped:
+            log.info("Written answer: %d sentences dropped by the check", dropped)
+        return WrittenAnswer(" ".join(kept), self.model, dropped)
+
+
+def _normal(text: str) -> str:
+    """Text compared as the reader sees it: one kind of quote mark, dash and space."""
+    table = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+    return " ".join(text.translate(table).split())
+
+
+def _number(text: str) -> str:
+    """ "1,000" and "1000" are one number; "3.50" and "3.5" too."""
+    plain = text.replace(",", "")
+    return plain.rstrip("0").rstrip(".") if "." in plain else plain
+
+
+def _scale(word: str) -> str:
+    lowered = word.lower()
+    return "percent" if lowered in ("%", "per cent") else lowered
+
+
+def _names(text: str, given_words: set[str]) -> list[str]:
+    """Capitalised words that do not start a sentence (or a quotation): names, as far as
+    a rule can tell without a model. A sentence's first word is one too when it is written
+    like a name ("NATO", "Bankman-Fried") or is a word of another quote the model was given
+    (a name taken from the wrong source)."""
+    found: list[str] = []
+    for start, end in iter_sentence_spans(text):
+        words = list(_WORD.finditer(text, start, end))
+        for i, match in enumerate(words):
+            word = match.group()
+            if not word[0].isupper() or word in _NOT_NAMES:
+                continue
+            if i == 0:
+                if word.lower() not in STOPWORDS and (
+                    word in given_words or any(c.isupper() for c in word[1:])
+                ):
+                    found.append(word)
+                continue
+            before = text[start : match.start()].rstrip()
+            if before.endswith(":") or (before and before[-1] in _OPENING):
+                continue
+            found.append(word)
+    return found

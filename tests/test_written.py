@@ -1,0 +1,263 @@
+"""Written answers: the grounding check over scripted model outputs, and the client against
+a fake OpenAI-compatible server on 127.0.0.1 that is slow, fails, or never ends."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from retrieval.llm_client import ChatClient
+from retrieval.models import Quote
+from retrieval.written import Writer, check_sentence, declines, ground, messages
+from tests.llm_server import LlmServer, Reply, serving
+
+NATO_BODY = (
+    "NATO Secretary General Jens Stoltenberg said on Wednesday that the alliance would send "
+    "its written response to Moscow this week. He said Russia's key demands are "
+    '"unacceptable." The alliance has 30 members and spent $1.2 billion on the new base in '
+    "Poland. Officials expect talks to resume on February 10."
+)
+FTX_BODY = (
+    "Sam Bankman-Fried was found guilty on all seven counts of fraud and conspiracy on "
+    "November 2, 2023. Jurors deliberated for about four hours. Prosecutors said he stole "
+    "$8 billion from customers, a 40% share of deposits."
+)
+
+
+def _quote(text: str, n: int, article: str, body: str) -> Quote:
+    start = body.index(text)
+    return Quote(text, n, article, start, start + len(text))
+
+
+QUOTES = (
+    _quote(
+        "NATO Secretary General Jens Stoltenberg said on Wednesday that the alliance would send "
+        "its written response to Moscow this week.",
+        1,
+        "a_nato",
+        NATO_BODY,
+    ),
+    _quote('He said Russia\'s key demands are "unacceptable."', 1, "a_nato", NATO_BODY),
+    _quote(
+        "The alliance has 30 members and spent $1.2 billion on the new base in Poland.",
+        1,
+        "a_nato",
+        NATO_BODY,
+    ),
+    _quote(
+        "Sam Bankman-Fried was found guilty on all seven counts of fraud and conspiracy on "
+        "November 2, 2023.",
+        2,
+        "a_ftx",
+        FTX_BODY,
+    ),
+    _quote(
+        "Prosecutors said he stole $8 billion from customers, a 40% share of deposits.",
+        2,
+        "a_ftx",
+        FTX_BODY,
+    ),
+)
+BODIES = {"a_nato": NATO_BODY, "a_ftx": FTX_BODY}
+
+# Sentences a faithful model writes: each must be kept.
+FAITHFUL = [
+    "Stoltenberg said the alliance would send its written response to Moscow this week [1].",
+    'NATO called Russia\'s key demands "unacceptable" [1].',
+    "The alliance has 30 members [1].",
+    "It spent $1.2 billion on the new base in Poland [1].",
+    "Bankman-Fried was found guilty on all seven counts [2].",
+    "The verdict came on November 2, 2023 [2].",
+    "Prosecutors said he stole $8 billion from customers [2].",
+    "That was a 40% share of deposits [2].",
+    "The response goes to Moscow, and Bankman-Fried was convicted [1][2].",
+    'According to Stoltenberg, the demands are "unacceptable." [1]',
+    "Jens Stoltenberg spoke on Wednesday [1].",
+    "He was convicted of fraud and conspiracy [2].",
+    "Prosecutors put the theft at $8 billion [2].",
+    "The alliance spent $1.2 billion in Poland, and it has 30 members [1].",
+    "Stoltenberg said the response would come this week [1, 2].",
+    'The jury found him guilty of "fraud and conspiracy" [2].',
+    'Talks are expected to resume, according to the "Officials expect talks" line [1].',
+    "Yes: NATO said it would reply to Moscow [1].",
+    'The demands were rejected as "unacceptable" by NATO [1].',
+    "The conviction covered seven counts [2].",
+    "The new base is in Poland [1].",
+    "Bankman-Fried took about 40% of deposits, prosecutors said [2].",
+]
+
+# Sentences an unfaithful model writes, each with what the check must name.
+UNFAITHFUL = [
+    ("Stoltenberg said the alliance would send its response this week.", "no citation"),
+    ("NATO rejected the demands.", "no citation"),
+    ("Stoltenberg said the alliance would reply this week [3].", "not given"),
+    ("The alliance has 30 members [4].", "not given"),
+    ("The alliance has 31 members [1].", "31"),
+    ("It spent $1.5 billion on the new base [1].", "1.5"),
+    ("It spent $1.2 million on the new base in Poland [1].", "1.2 million"),
+    ("Prosecutors said he stole $9 billion [2].", "9"),
+    ("That was a 45% share of deposits [2].", "45"),
+    ("The verdict came on November 3, 2023 [2].", "3"),
+    ("The verdict came in 2022 [2].", "2022"),
+    ("Talks resume on February 10 [1].", "10"),
+    ('NATO called the demands "completely unacceptable" [1].', "completely unacceptable"),
+    ('Stoltenberg said Russia\'s key demands are "unreasonable" [1].', "unreasonable"),
+    ('The jury found him guilty of "fraud and bribery" [2].', "fraud and bribery"),
+    ('Stoltenberg said "the alliance would send its response next week" [1].', "next week"),
+    ("The alliance has 30 members [2].", "30"),
+    ("Bankman-Fried was found guilty on all seven counts [1].", "Bankman-Fried"),
+    ("It spent $1.2 billion on the new base in Poland [2].", "1.2"),
+    ("Stoltenberg met Putin on Wednesday [1].", "Putin"),
+    ("The new base is in Lithuania [1].", "Lithuania"),
+    ("Prosecutors said Caroline Ellison helped him steal $8 billion [2].", "Caroline"),
+    ("He spoke alongside Biden this week [1].", "Biden"),
+    ("Sam Bankman-Fried was sentenced in Manhattan [2].", "Manhattan"),
+]
+
+
+def test_the_suite_is_large_enough() -> None:
+    assert len(FAITHFUL) + len(UNFAITHFUL) >= 40
+
+
+@pytest.mark.parametrize("sentence", FAITHFUL)
+def test_a_faithful_sentence_is_kept(sentence: str) -> None:
+    checked = check_sentence(sentence, QUOTES, BODIES)
+    assert checked.reason is None
+
+
+@pytest.mark.parametrize(("sentence", "why"), UNFAITHFUL)
+def test_an_unfaithful_sentence_is_dropped_for_its_reason(sentence: str, why: str) -> None:
+    checked = check_sentence(sentence, QUOTES, BODIES)
+    assert checked.reason is not None and why in checked.reason
+
+
+def test_a_mixed_answer_keeps_only_its_good_sentences() -> None:
+    output = (
+        "Stoltenberg said the alliance would send its written response this week. [1] "
+        "The alliance has 31 members [1]. Bankman-Fried was found guilty on all seven counts [2]."
+    )
+    kept, dropped = ground(output, QUOTES, BODIES)
+    assert kept == [
+        "Stoltenberg said the alliance would send its written response this week. [1]",
+        "Bankman-Fried was found guilty on all seven counts [2].",
+    ]
+    assert dropped == 1
+
+
+def test_at_most_three_sentences_are_kept() -> None:
+    output = " ".join(FAITHFUL[2:7])
+    kept, dropped = ground(output, QUOTES, BODIES)
+    assert len(kept) == 3 and dropped == 2
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "NO ANSWER",
+        "**NO ANSWER**",
+        "The quotes do not answer the question.",
+        "The quotes provided don't mention the price.",
+        "This cannot be answered from the quotes.",
+    ],
+)
+def test_a_model_saying_the_quotes_do_not_answer_is_heard(output: str) -> None:
+    assert declines(output)
+
+
+def test_a_cited_sentence_with_no_in_it_is_not_a_decline() -> None:
+    assert not declines("NATO gave no answer to the proposal [1].")
+
+
+def test_the_model_sees_only_the_question_and_the_numbered_quotes() -> None:
+    system, user = messages("what did NATO say?", QUOTES[:2])
+    assert "at most three sentences" in system.content and "NO ANSWER" in system.content
+    assert user.content == (
+        f"Question: what did NATO say?\n\nQuotes:\n[1] {QUOTES[0].text}\n[1] {QUOTES[1].text}"
+    )
+    assert NATO_BODY not in user.content
+
+
+# ---------------------------------------------------------------------- the client
+
+
+@pytest.fixture
+def llm() -> Iterator[LlmServer]:
+    yield from serving()
+
+
+def _writer(llm: LlmServer, timeout: float = 2.0, api_key: str | None = "sk-secret") -> Writer:
+    client = ChatClient(
+        llm.base_url, model="llama3.1:8b", api_key=api_key, timeout=timeout, max_tokens=120
+    )
+    return Writer(client)
+
+
+def test_a_checked_answer_comes_back_with_the_model_and_what_was_dropped(
+    llm: LlmServer,
+) -> None:
+    llm.reply = Reply("The alliance has 30 members [1]. It has 31 bases [1].")
+    written = _writer(llm).write("how many members?", QUOTES, BODIES)
+    assert written is not None
+    assert written.to_json() == {
+        "text": "The alliance has 30 members [1].",
+        "model": "llama3.1:8b",
+        "dropped": 1,
+    }
+    [request] = llm.requests
+    assert request["model"] == "llama3.1:8b" and request["stream"] is False
+    assert request["max_tokens"] == 120
+    assert [m["role"] for m in request["messages"]] == ["system", "user"]
+    assert llm.headers[0]["Authorization"] == "Bearer sk-secret"
+
+
+def test_no_api_key_sends_no_authorization(llm: LlmServer) -> None:
+    llm.reply = Reply("NO ANSWER")
+    assert _writer(llm, api_key=None).write("q?", QUOTES, BODIES) is None
+    assert "Authorization" not in llm.headers[0]
+
+
+def test_the_fake_streams_sse_when_asked(llm: LlmServer) -> None:
+    import httpx
+
+    llm.reply = Reply("The alliance has 30 members [1].")
+    payload: dict[str, Any] = {"model": "m", "messages": [], "stream": True}
+    with httpx.Client(trust_env=False) as client:
+        body = client.post(llm.base_url + "/chat/completions", json=payload).text
+    assert body.startswith("data: {") and body.rstrip().endswith("data: [DONE]")
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (Reply(delay=5.0), "did not answer within"),
+        (Reply(status=500), "HTTP 500"),
+        (Reply(status=429), "HTTP 429"),
+        (Reply(malformed=True), "malformed JSON"),
+        (Reply(endless=True), "within"),
+        (Reply("Everything is fine."), "passed the check"),
+        (Reply("The quotes do not answer this."), "do not answer"),
+    ],
+)
+def test_a_failing_endpoint_gives_no_written_answer_within_the_timeout(
+    llm: LlmServer, reply: Reply, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    llm.reply = reply
+    caplog.set_level(logging.INFO, logger="retrieval.written")
+    started = time.monotonic()
+    assert _writer(llm, timeout=1.0).write("how many members?", QUOTES, BODIES) is None
+    assert time.monotonic() - started < 1.5
+    assert why in caplog.text
+    assert "sk-secret" not in caplog.text
+
+
+def test_an_unreachable_endpoint_gives_no_written_answer(caplog: pytest.LogCaptureFixture) -> None:
+    server = LlmServer().start()  # then stopped: its port refuses
+    url = server.base_url
+    server.stop()
+    client = ChatClient(url, model="m", api_key=None, timeout=1.0, max_tokens=50)
+    assert Writer(client).write("q?", QUOTES, BODIES) is None
+    assert "endpoint failed" in caplog.text
