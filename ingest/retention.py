@@ -61,9 +61,7 @@ def prune_batches(
     return [ordered[lo : lo + batch_size] for lo in range(0, len(ordered), batch_size)]
 
 
-def forget_batch(
-    index: ArticlesWithCopies, ingester: Ingester, batch: list[StoredArticle]
-) -> int:
+def forget_batch(index: ArticlesWithCopies, ingester: Ingester, batch: list[StoredArticle]) -> int:
     """Forget one batch; returns how many were still there to forget."""
     return sum(forget_story(index, ingester, article.id) is not None for article in batch)
 

@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 
+from ingest.loaders import load_file
 from ingest.retention import prune_batches
+from newsbot.services import Services
 from newsbot.settings import Settings
+from tests.fake_discord import FakeDiscord
+from tests.test_bot_feeds_e2e import eventually, running
 from tests.test_crash_consistency import _corpus, _killed, _newsbot, _open, _write
 
 pytestmark = pytest.mark.skipif(
@@ -144,3 +148,20 @@ def test_a_prune_killed_mid_batch_leaves_the_store_whole_and_a_rerun_finishes(
     assert json.loads(rerun.stdout)["forgotten"] == len(store["forget"]) - 5
     assert _stored_urls(settings) == store["keep"]
     _assert_clean(settings)
+
+
+async def test_the_bot_prunes_at_start_and_answers_meanwhile(
+    fake_discord: FakeDiscord, services: Services, tmp_path: Path
+) -> None:
+    recent = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    old, new = _dated(_corpus(0, 1)[0], OLD), _dated(_corpus(1, 1)[0], recent)
+    news = load_file(_write(tmp_path / "news.json", [old, new]), max_bytes=10**7)
+    services.ingester.ingest(news)
+    guild = fake_discord.add_guild(name="News")
+    alice = fake_discord.add_member(guild, name="alice")
+    async with running(fake_discord, services, guild, retention_days=365):
+        asked = await fake_discord.invoke_slash(guild, alice, "ask", {"question": new["title"]})
+        await eventually(lambda: [a.url for a in services.index.list_articles()] == [new["url"]])
+        answer = await asked.wait_for_response(timeout=60)
+    assert answer.embeds
+    assert services.index.check().whole
