@@ -115,3 +115,17 @@ def test_a_failed_or_killed_export_leaves_nothing_that_looks_finished(tmp_path: 
     (target.parent / f".{BACKEND}-killed").mkdir()
     ensure_exported(cache, "model", model, BACKEND, export=_stand_in(tmp_path / "log"))
     assert sorted(p.name for p in target.parent.iterdir()) == [f".{BACKEND}.lock", BACKEND]
+
+
+def test_run_says_the_export_is_coming_before_it_happens(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsbot.cli import _warm_up
+
+    onnx = load_settings(embedding_backend=BACKEND)
+    embedder = make_embedder(onnx.model, onnx.resolved_model_cache_dir)
+    monkeypatch.setattr(embedder, "embed_query", lambda text: None)  # no real export here
+    _warm_up(embedder)
+    assert "Exporting the model once for this machine" in capsys.readouterr().out
+    _warm_up(make_embedder(settings.model, settings.resolved_model_cache_dir))  # torch
+    assert capsys.readouterr().out == "Loading the model…\n"
