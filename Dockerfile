@@ -3,10 +3,14 @@
 #   docker run --env-file .env -v newsbot-data:/data newsbot
 FROM python:3.11-slim
 
+# The user's cache (where the model is exported, once) in the volume: the container's home
+# is not kept from one container to the next. Not NEWSBOT_MODEL_CACHE_DIR, which an
+# --env-file copied from .env.example sets empty.
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 \
-    NEWSBOT_DATA_DIR=/data
+    NEWSBOT_DATA_DIR=/data \
+    XDG_CACHE_HOME=/data/cache
 
 WORKDIR /app
 # CPU-only torch first, pinned, so nothing pulls the CUDA build.

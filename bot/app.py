@@ -21,7 +21,7 @@ from retrieval.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.feeds")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.feeds", "bot.cogs.retention")
 
 
 class NewsBot(commands.Bot):

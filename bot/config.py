@@ -29,6 +29,7 @@ class BotConfig:
     shutdown_grace_seconds: float
     feed_poll_seconds: float
     max_file_bytes: int
+    retention_days: int  # 0: keep every article
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,9 @@ from newsbot.services import (
 )
 from newsbot.settings import Settings, load_settings
 from retrieval.dates import optional_day
+from retrieval.embedding import Embedder
 from retrieval.errors import ConfigError, NewsbotError
+from retrieval.exported_embedders import ExportedEmbedder
 from retrieval.index import SearchFilters
 from retrieval.models import GLOBAL_SCOPE, Answer, Article, Passage, StoredArticle
 from retrieval.store_lock import BOT_PURPOSE
@@ -479,6 +481,46 @@ def forget(state: _State, id_or_url: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    help="Forget what is older than this many days (default: NEWSBOT_RETENTION_DAYS).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def prune(state: _State, days: int | None, as_json: bool) -> None:
+    """Forget the articles published (or, undated, ingested) more than N days ago, with
+    their syndicated copies, a batch of articles at a time."""
+    from ingest.retention import cutoff
+    from ingest.retention import prune as prune_older_than
+
+    days = days or state.settings.storage.retention_days
+    if not days:
+        _echo(
+            "newsbot: retention is off, so there is nothing to prune: set "
+            "NEWSBOT_RETENTION_DAYS=N (in .env) to keep N days of news, or run "
+            "`newsbot prune --days N`.",
+            err=True,
+        )
+        sys.exit(2)
+    older_than = cutoff(days)
+    services = state.writer("`newsbot prune`")
+
+    def progress(done: int, batches: int, forgotten: int) -> None:
+        _echo(f"Batch {done} of {batches}: {forgotten} articles forgotten so far.", err=True)
+
+    report = prune_older_than(services.index, services.ingester, older_than, progress=progress)
+    services.answerer.invalidate_stats()
+    if as_json:
+        _emit(report.to_json())
+    else:
+        _echo(
+            f"Forgot {report.forgotten} articles older than {older_than:%Y-%m-%d %H:%M} UTC "
+            f"({days} days), in {report.batches} batches."
+        )
+
+
+@main.command()
 @click.option("--repair", is_flag=True, help="Fix what is found (takes the store for writing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
@@ -639,11 +681,20 @@ def chat(state: _State) -> None:
     _chat(state.services)
 
 
+def _warm_up(embedder: Embedder) -> None:
+    """Load the model now, saying so, and exporting it first where this machine has no
+    export of it yet (once, for every data dir)."""
+    if isinstance(embedder, ExportedEmbedder) and embedder.export_needed():
+        _echo("Exporting the model once for this machine (about a minute)…")
+    else:
+        _echo("Loading the model…")
+    embedder.embed_query("warm up")
+
+
 def _chat(services: Services) -> None:
     from newsbot.render import render_answer
 
-    _echo("Loading the model…")
-    services.embedder.embed_query("warm up")
+    _warm_up(services.embedder)
     stats = services.answerer.stats(None)
     _echo(f"Ask about the {stats.articles} ingested articles. Ctrl-D or 'quit' to leave.\n")
     while True:
@@ -680,6 +731,7 @@ def run(state: _State, sample: Path) -> None:
     if services.index.stats().articles == 0:
         state.close()  # reopened for writing
         services = state.writer(BOT_PURPOSE if bot else "`newsbot run`")
+        _warm_up(services.embedder)  # the export, if any, said before the ingest needs it
         _echo(f"The index is empty: ingesting the sample news in {sample}…")
         report = services.ingester.ingest(
             _load_each(expand_paths([sample]), state.settings.ingest.max_file_bytes)

@@ -206,6 +206,7 @@ def bot_config(settings: Settings) -> BotConfig:
         shutdown_grace_seconds=discord.shutdown_grace_seconds,
         feed_poll_seconds=settings.feeds.poll_seconds,
         max_file_bytes=settings.ingest.max_file_bytes,
+        retention_days=settings.storage.retention_days,
     )
 
 

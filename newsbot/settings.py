@@ -8,6 +8,7 @@ keeps its flat name (`NEWSBOT_FETCH_MAX_BYTES`): a section's prefix plus its fie
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -59,6 +60,12 @@ class StorageSettings(BaseSettings):
     # Tests only (tests/test_crash_consistency.py): kill the process at this point of the
     # store's write path (retrieval/failpoints.py). Empty, always, in real use.
     failpoint: str = Field(default="", max_length=60)
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="Forget articles published (or ingested) longer ago than this; 0: keep all.",
+    )
 
     @property
     def resolved_chroma_path(self) -> Path:
@@ -84,7 +91,8 @@ class ModelSettings(BaseSettings):
         default=0, ge=0, le=256, description="Threads for bulk embedding; 0: every core."
     )
     model_cache_dir: Path | None = Field(
-        default=None, description="Exported models (made once); default DATA_DIR/models."
+        default=None,
+        description="Exported models, made once per machine; default: the user's cache dir.",
     )
 
 
@@ -286,7 +294,7 @@ class Settings(BaseModel):
     @property
     def resolved_model_cache_dir(self) -> Path:
         cache = self.model.model_cache_dir
-        return cache if cache is not None else self.storage.data_dir / "models"
+        return cache if cache is not None else user_cache_dir() / "models"
 
     def replace(self, **changes: object) -> Settings:
         """A copy with settings changed, named as variables are without NEWSBOT_
@@ -295,6 +303,15 @@ class Settings(BaseModel):
         for name, fields in _by_section(changes).items():
             sections[name] = sections[name].model_copy(update=fields)
         return Settings(**sections)
+
+
+def user_cache_dir() -> Path:
+    """newsbot's directory in the user's cache (XDG: `$XDG_CACHE_HOME`, else `~/.cache`),
+    shared by every data dir: what is the same for all of them (an exported model) is made
+    once per machine. A relative XDG_CACHE_HOME is ignored, as the XDG spec says."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "newsbot"
 
 
 def _fields() -> Iterator[tuple[str, str, str, str]]:

@@ -4,8 +4,9 @@ OpenVINO (`openvino-int8`), fed by the model's own `tokenizers` tokenizer.
 
 The export runs once per model, in a child process (`python -m retrieval.model_export`, the
 only code here that needs torch), offline from the model's files, into
-`NEWSBOT_MODEL_CACHE_DIR/<model>-<key>/<backend>/` (default `NEWSBOT_DATA_DIR/models`). A
-process that only answers questions never imports torch.
+`NEWSBOT_MODEL_CACHE_DIR/<model>-<key>/<backend>/` (default: the user's cache,
+`~/.cache/newsbot/models`, shared by every data dir). A process that only answers questions
+never imports torch.
 
 Threads: bulk embedding (`embed_documents`) uses every core it was given; a question
 (`embed_query`) runs on one thread, so concurrent questions in the bot do not fight over the
@@ -14,16 +15,20 @@ cores.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,62 +69,99 @@ def export_dir(cache_root: Path, model_name: str, model_path: Path, backend: str
     return cache_root / f"{slug}-{digest.hexdigest()[:12]}" / backend
 
 
-def ensure_exported(cache_root: Path, model_name: str, model_path: Path, backend: str) -> Path:
-    """The export directory, exporting first (once, under a lock) if it is not there."""
+# Writes a backend's export of a model into an empty directory, `export.json` last:
+# (model dir, output dir, backend). The real one runs `retrieval.model_export` in a child.
+Exporter = Callable[[Path, Path, str], None]
+
+
+def export_in_child(model_path: Path, out: Path, backend: str) -> None:
+    """`python -m retrieval.model_export` into `out`, in a child process (the only code that
+    imports torch); ConfigError, naming the setting that avoids it, when it fails."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        # OpenVINO's and NNCF's usage telemetry: off (CI is its documented opt-out).
+        "CI": "true",
+        "NNCF_CI": "1",
+    }
+    command = [sys.executable, "-m", "retrieval.model_export", "--model", str(model_path)]
+    command += ["--backend", backend, "--out", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not (out / EXPORT_MANIFEST).is_file():
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit status {done.returncode}"
+        log.error("Export failed:\n%s", done.stderr[-4000:])
+        raise ConfigError(
+            f"Could not export the embedding model {model_path.name!r} for "
+            f"NEWSBOT_EMBEDDING_BACKEND={backend}: {detail}. "
+            "NEWSBOT_EMBEDDING_BACKEND=torch-fp32 uses the model as it is."
+        )
+
+
+def is_exported(cache_root: Path, model_name: str, model_path: Path, backend: str) -> bool:
+    return (export_dir(cache_root, model_name, model_path, backend) / EXPORT_MANIFEST).is_file()
+
+
+def ensure_exported(
+    cache_root: Path,
+    model_name: str,
+    model_path: Path,
+    backend: str,
+    *,
+    export: Exporter = export_in_child,
+) -> Path:
+    """The export directory, exporting first if it is not there.
+
+    The cache is shared by every process of the user (every data dir): the export runs under
+    an exclusive lock beside it, so of two processes exporting at once one exports and the
+    other waits, then uses that export. It is written into a temporary sibling directory and
+    renamed into place whole, so a killed export leaves nothing that looks finished."""
     target = export_dir(cache_root, model_name, model_path, backend)
     if (target / EXPORT_MANIFEST).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    import fcntl
-
-    with open(target.parent / f".{backend}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be exporting it right now
+    with _locked(target.parent / f".{backend}.lock"):
         if (target / EXPORT_MANIFEST).is_file():
-            return target
+            return target  # exported by the process this one waited for
+        for stale in target.parent.glob(f".{backend}-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed export: no one owns it
         log.warning(
-            "Exporting the embedding model %s for the %s backend, once, into %s "
-            "(offline, from the model's own files; takes a minute)…",
+            "Exporting the embedding model %s for the %s backend, once for this machine, into "
+            "%s (offline, from the model's own files; takes a minute)…",
             model_name,
             backend,
             target,
         )
         started = time.perf_counter()
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            # OpenVINO's and NNCF's usage telemetry: off (CI is its documented opt-out).
-            "CI": "true",
-            "NNCF_CI": "1",
-        }
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "retrieval.model_export",
-                "--model",
-                str(model_path),
-                "--backend",
-                backend,
-                "--out",
-                str(target),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0 or not (target / EXPORT_MANIFEST).is_file():
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            detail = lines[-1] if lines else f"exit status {done.returncode}"
-            log.error("Export failed:\n%s", done.stderr[-4000:])
-            raise ConfigError(
-                f"Could not export the embedding model {model_name!r} for "
-                f"NEWSBOT_EMBEDDING_BACKEND={backend}: {detail}. "
-                "NEWSBOT_EMBEDDING_BACKEND=torch-fp32 uses the model as it is."
-            )
+        work = Path(tempfile.mkdtemp(prefix=f".{backend}-", dir=target.parent))
+        try:
+            export(model_path, work, backend)
+            if not (work / EXPORT_MANIFEST).is_file():
+                raise ConfigError(
+                    f"The export of {model_name!r} for NEWSBOT_EMBEDDING_BACKEND={backend} "
+                    "wrote no manifest. NEWSBOT_EMBEDDING_BACKEND=torch-fp32 uses the model "
+                    "as it is."
+                )
+            work.chmod(0o755)
+            if target.exists():
+                shutil.rmtree(target)  # an export without its manifest: unfinished, by hand
+            os.replace(work, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         log.warning("Exported in %.0f s.", time.perf_counter() - started)
     return target
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`; the kernel lets go of it when the process dies."""
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class ExportedEmbedder(TokenizingEmbedder):
@@ -158,6 +200,11 @@ class ExportedEmbedder(TokenizingEmbedder):
         return 512
 
     # --- loading -------------------------------------------------------------------------
+
+    def export_needed(self) -> bool:
+        """Whether first use must export the model (a minute) for this machine's cache."""
+        path = Path(self._path)
+        return path.is_dir() and not is_exported(self._cache_dir, self._name, path, self.backend)
 
     def _ensure_loaded(self) -> Path:
         """The tokenizer, and the exported model's directory (exporting it first if needed)."""

@@ -14,8 +14,8 @@ parent never imports torch):
    `openvino-int8`: NNCF's static int8 quantisation (transformer preset) of the OpenVINO
    model, calibrated on news text (the sample articles in the repository's examples/news).
 3. The result must agree with the original model (cosine >= 0.98 on news sentences) or the
-   export fails; it is written to a temporary directory and renamed into place with a
-   manifest (`export.json`) last.
+   export fails; it is written into `--out` with a manifest (`export.json`) last. The caller
+   (`ensure_exported`) gives it a temporary directory and renames that into place whole.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -177,38 +175,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model = _load(args.model)
     out: Path = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    work.chmod(0o755)
-    try:
-        fp32 = work / "fp32.onnx"
-        names = export_onnx(model, fp32)
-        if args.backend == "onnx-int8":
-            quantize_onnx(fp32, work / "model.onnx")
-            runtime = f"onnxruntime {onnxruntime.__version__}"
-        else:
-            import openvino
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "fp32.onnx"
+    names = export_onnx(model, fp32)
+    if args.backend == "onnx-int8":
+        quantize_onnx(fp32, out / "model.onnx")
+        runtime = f"onnxruntime {onnxruntime.__version__}"
+    else:
+        import openvino
 
-            quantize_openvino(model, fp32, work / "model.xml", names)
-            runtime = f"openvino {openvino.__version__}"
-        fp32.unlink()
-        cosine = check(model, args.backend, work, names)
-        if cosine < MIN_COSINE:
-            raise SystemExit(f"the export disagrees with the model (cosine {cosine:.4f})")
-        manifest = {
-            "backend": args.backend,
-            "model": args.model,
-            "inputs": names,
-            "max_seq_length": int(model.max_seq_length),
-            "min_cosine_to_original": round(cosine, 5),
-            "made_with": f"torch {torch.__version__}, {runtime}",
-        }
-        (work / "export.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        quantize_openvino(model, fp32, out / "model.xml", names)
+        runtime = f"openvino {openvino.__version__}"
+    fp32.unlink()
+    cosine = check(model, args.backend, out, names)
+    if cosine < MIN_COSINE:
+        raise SystemExit(f"the export disagrees with the model (cosine {cosine:.4f})")
+    manifest = {
+        "backend": args.backend,
+        "model": args.model,
+        "inputs": names,
+        "max_seq_length": int(model.max_seq_length),
+        "min_cosine_to_original": round(cosine, 5),
+        "made_with": f"torch {torch.__version__}, {runtime}",
+    }
+    (out / "export.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     print(json.dumps(manifest))
     return 0
 

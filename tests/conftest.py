@@ -39,6 +39,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in list(os.environ):
         if name.startswith("NEWSBOT_") or name == "DISCORD_TOKEN":
             monkeypatch.delenv(name)
+    # Nor the user's cache: exported models, by default in ~/.cache, go to the test's own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     # Tests share the session's torch model (`embedder`), also through the CLI; the other
     # backends have their own tests (tests/test_embedding_backends.py).
     monkeypatch.setenv("NEWSBOT_EMBEDDING_BACKEND", "torch-fp32")

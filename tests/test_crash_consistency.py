@@ -54,17 +54,19 @@ def _write(path: Path, articles: list[dict[str, Any]]) -> Path:
 
 
 def _newsbot(
-    settings: Settings, *args: str, failpoint: str = ""
+    settings: Settings, *args: str, failpoint: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD"))}
-    env |= {
+    """`newsbot ARGS` in a child process on the test's data dir; `env`: settings added."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD"))}
+    child |= {
         "NEWSBOT_DATA_DIR": str(settings.storage.data_dir),
         "NEWSBOT_EMBEDDING_BACKEND": "torch-fp32",
         "NEWSBOT_FAILPOINT": failpoint,
+        **(env or {}),
     }
     return subprocess.run(
         [*NEWSBOT, *args],
-        env=env,
+        env=child,
         cwd=settings.storage.data_dir.parent,
         capture_output=True,
         text=True,
