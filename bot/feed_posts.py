@@ -66,10 +66,6 @@ class FeedFilter:
         joined = f" {' '.join(found)} "
         return all(f" {phrase} " in joined for phrase in self.phrases)
 
-    def describe(self) -> str:
-        shown = [f'"{p}"' for p in self.phrases] + sorted(self.words)
-        return " ".join(shown)
-
 
 @dataclass(frozen=True, slots=True)
 class FeedPost:

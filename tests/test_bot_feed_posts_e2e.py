@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import discord
+
+from ingest.feeds import FeedStore
 from newsbot.services import Services
 from retrieval.models import Article
 from tests.fake_discord import FakeChannel, FakeDiscord, FakeGuild, FakeMember, FakeMessage
@@ -230,6 +233,12 @@ async def test_posting_pauses_resumes_moves_and_stops_when_the_channel_is_delete
         await eventually(lambda: len(web.hits("/rss")) >= hits + 2)
 
     async with running(fake_discord, services, guild, feed_poll_seconds=0.3):
+        [group] = [c for c in fake_discord.synced_commands(guild) if c["name"] == "feeds"]
+        options = {sub["name"]: sub["options"] for sub in group["options"]}
+        for name in ("edit", "pause", "resume", "remove"):
+            assert options[name][0]["name"] == "url" and options[name][0]["autocomplete"]
+        assert [o["name"] for o in options["add"]] == ["url", "channel", "filter"]
+        assert [o["name"] for o in options["edit"]] == ["url", "channel", "filter", "clear_filter"]
         await follow(fake_discord, guild, alice, {"url": url, "channel": news})
         await eventually(lambda: len(posts(fake_discord, news)) == 1)
 
@@ -262,3 +271,28 @@ async def test_posting_pauses_resumes_moves_and_stops_when_the_channel_is_delete
     refused = [r for r in fake_discord.requests if r.status == 404 and "/messages" in r.path]
     assert len(refused) == 1
     assert titles(fake_discord, news) == ["Harbour to reopen", "Bridge closed to lorries"]
+
+
+async def test_a_channel_closed_to_the_bot_pauses_posting_and_the_feed_is_still_read(
+    fake_discord: FakeDiscord, services: Services, web: WebServer
+) -> None:
+    guild = fake_discord.add_guild(name="News")
+    alice = fake_discord.add_member(guild, name="alice", permissions=MANAGE_GUILD)
+    closed = discord.PermissionOverwrite(send_messages=False)
+    staff = fake_discord.add_channel(
+        guild, "staff", overwrites={fake_discord.bot_member(guild): closed}
+    )
+    url = serve_feed(web, [entry(0)], 1)
+    feeds = FeedStore.in_data_dir(services.settings.storage.data_dir)
+    async with running(fake_discord, services, guild):
+        await follow(fake_discord, guild, alice, {"url": url, "channel": staff})
+        await eventually(lambda: [f.posting.paused for f in feeds.feeds()] == [True])
+        listed = await command(fake_discord, guild, alice, "feeds list", {})
+    assert (
+        "1 article ingested · last success" in listed
+        and f"posts to <#{staff.id}>\nposting paused: the bot may no longer post in the "
+        "channel (Discord said: Missing Permissions); give it back its permissions, then "
+        "/feeds resume"
+        in listed
+    )
+    assert not posts(fake_discord, staff)
