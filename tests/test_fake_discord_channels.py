@@ -58,8 +58,10 @@ async def test_discord_py_waits_out_the_limit_and_a_429_in_order() -> None:
             url = f"{fake.api_base}/channels/{channel.id}/messages"
             auth = {"Authorization": f"Bot {fake.token}"}
             async with aiohttp.ClientSession(headers=auth) as http:
-                while (await http.post(url, json={"content": "filler"})).status == 200:
-                    pass
+                status = 200
+                while status == 200:
+                    async with http.post(url, json={"content": "filler"}) as response:
+                        status = response.status
             await target.send("after the 429")
     sent = [m.content for m in fake.messages if m.content != "filler"]
     assert sent == [f"story {n}" for n in range(8)] + ["after the 429"]
