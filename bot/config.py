@@ -28,6 +28,7 @@ class BotConfig:
     ingest_threads: int
     shutdown_grace_seconds: float
     feed_poll_seconds: float
+    feed_posts_per_poll: int  # new stories posted per feed per poll, and on its first read
     max_file_bytes: int
     retention_days: int  # 0: keep every article
 

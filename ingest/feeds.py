@@ -7,7 +7,9 @@ XML entities (the way entity-expansion bombs work). New entries are ingested onc
 feed's full content when it carries the article, else from the entry's page.
 
 Feeds, their state and the entries already seen live in a small SQLite file next to the
-index (DATA_DIR/feeds.sqlite3), so they survive restarts.
+index (DATA_DIR/feeds.sqlite3), so they survive restarts. A feed may also be posted to a
+Discord channel: its posting settings are stored here, and each poll reports the articles it
+added, but posting itself is the bot's job (bot/cogs/feeds.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ingest.decoding import declares_dtd
 from ingest.fetching import FEED_TYPES, TEXT_TYPES, Fetcher, FetchError
 from ingest.loaders import Loaded, LoadFailure, LoadItem, article_from_text, extract_html
 from ingest.pipeline import Ingester
-from ingest.reports import IngestReport, Status
+from ingest.reports import IngestReport, ItemResult, Status
 from ingest.webpages import load_page, truncation_reason
 from retrieval.dates import parse_stored_time
 from retrieval.errors import InputError, NewsbotError
@@ -165,6 +167,32 @@ def _unforeseen(exc: Exception) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Posting:
+    """Where a feed's new stories are posted (the bot's business; stored with the feed)."""
+
+    channel_id: int | None = None  # None: the feed is only ingested
+    post_filter: str | None = None  # the admin's words or phrase, as typed
+    paused: bool = False
+    pause_reason: str | None = None  # why it is paused (an admin, or a failed post)
+
+    @property
+    def active(self) -> bool:
+        return self.channel_id is not None and not self.paused
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "channel_id": self.channel_id,
+            "filter": self.post_filter,
+            "paused": self.paused,
+            "pause_reason": self.pause_reason,
+        }
+
+
+# A feed that is only ingested, never posted (as feeds followed from the command line are).
+INGEST_ONLY = Posting()
+
+
+@dataclass(frozen=True, slots=True)
 class Feed:
     id: int
     url: str
@@ -180,6 +208,7 @@ class Feed:
     failures: int
     next_poll: datetime
     articles: int  # articles ingested from it so far
+    posting: Posting = INGEST_ONLY
 
     @property
     def name(self) -> str:
@@ -198,6 +227,7 @@ class Feed:
             "failures": self.failures,
             "next_poll": self.next_poll.isoformat(),
             "articles": self.articles,
+            "posting": self.posting.to_json(),
         }
 
 
@@ -231,9 +261,18 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 """
 
+# Columns added after the first release: added to older feeds files when they are opened.
+_ADDED_COLUMNS = (
+    ("post_channel_id", "INTEGER"),
+    ("post_filter", "TEXT"),
+    ("posting_paused", "INTEGER NOT NULL DEFAULT 0"),
+    ("pause_reason", "TEXT"),
+)
+
 _FEED_COLUMNS = (
     "id, url, scope, title, added_at, etag, last_modified, last_checked, last_success, "
-    "last_error, last_error_at, failures, next_poll, articles"
+    "last_error, last_error_at, failures, next_poll, articles, "
+    "post_channel_id, post_filter, posting_paused, pause_reason"
 )
 
 
@@ -245,6 +284,10 @@ class FeedStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            present = {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in present:
+                    db.execute(f"ALTER TABLE feeds ADD COLUMN {name} {kind}")
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> FeedStore:
@@ -257,7 +300,15 @@ class FeedStore:
             with db:  # one transaction
                 yield db
 
-    def add(self, url: str, scope: str, *, title: str | None, now: datetime) -> Feed:
+    def add(
+        self,
+        url: str,
+        scope: str,
+        *,
+        title: str | None,
+        now: datetime,
+        posting: Posting = INGEST_ONLY,
+    ) -> Feed:
         with self._connect() as db:
             try:
                 db.execute(
@@ -269,7 +320,19 @@ class FeedStore:
                 raise InputError(f"{url} is already followed here.") from None
         found = self.find(url, scope)
         assert found is not None
+        if posting != found.posting:
+            self.set_posting(found.id, posting)
+            found = replace(found, posting=posting)
         return found
+
+    def set_posting(self, feed_id: int, posting: Posting) -> None:
+        self.update(
+            feed_id,
+            post_channel_id=posting.channel_id,
+            post_filter=posting.post_filter,
+            posting_paused=int(posting.paused),
+            pause_reason=posting.pause_reason,
+        )
 
     def find(self, url: str, scope: str) -> Feed | None:
         with self._connect() as db:
@@ -345,6 +408,12 @@ def _feed(row: Sequence[Any]) -> Feed:
         failures=int(row[11]),
         next_poll=parse_stored_time(row[12]) or datetime.fromtimestamp(0, UTC),
         articles=int(row[13]),
+        posting=Posting(
+            channel_id=int(row[14]) if row[14] is not None else None,
+            post_filter=row[15],
+            paused=bool(row[16]),
+            pause_reason=row[17],
+        ),
     )
 
 
@@ -365,6 +434,11 @@ class PollResult:
     @property
     def ingested(self) -> int:
         return self.report.count(Status.ADDED) + self.report.count(Status.UPDATED)
+
+    @property
+    def added(self) -> list[ItemResult]:
+        """The articles this poll newly added (leads and copies), oldest entry first."""
+        return [item for item in self.report.items if item.status is Status.ADDED]
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +474,9 @@ class FeedPoller:
 
     # --- following -----------------------------------------------------------------------
 
-    def add(self, url: str, scope: str = GLOBAL_SCOPE) -> PollResult:
+    def add(
+        self, url: str, scope: str = GLOBAL_SCOPE, *, posting: Posting = INGEST_ONLY
+    ) -> PollResult:
         """Follow a feed: it is fetched and read now (a link that is not a readable feed is
         refused and nothing is stored), and its entries are ingested."""
         url = url.strip()
@@ -414,7 +490,7 @@ class FeedPoller:
         # states are written. The feed is not stored yet, so no poll reads it meanwhile.
         ingested = self._ingest_new_entries(parsed, scope, states={})
         with self._lock:
-            feed = self.store.add(url, scope, title=parsed.title, now=now)
+            feed = self.store.add(url, scope, title=parsed.title, now=now, posting=posting)
             return self._record(feed, parsed, ingested, result.etag, result.last_modified, now)
 
     def remove(self, url: str, scope: str = GLOBAL_SCOPE) -> Feed | None:
@@ -423,6 +499,14 @@ class FeedPoller:
 
     def feeds(self, scopes: Sequence[str] | None = None) -> list[Feed]:
         return self.store.feeds(scopes)
+
+    def find(self, url: str, scope: str = GLOBAL_SCOPE) -> Feed | None:
+        return self.store.find(url.strip(), scope)
+
+    def set_posting(self, feed: Feed, posting: Posting) -> Feed:
+        """Change where (and whether) a feed's new stories are posted."""
+        self.store.set_posting(feed.id, posting)
+        return replace(self._reload(feed), posting=posting)
 
     # --- polling -------------------------------------------------------------------------
 

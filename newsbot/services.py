@@ -205,6 +205,7 @@ def bot_config(settings: Settings) -> BotConfig:
         ingest_threads=discord.ingest_threads,
         shutdown_grace_seconds=discord.shutdown_grace_seconds,
         feed_poll_seconds=settings.feeds.poll_seconds,
+        feed_posts_per_poll=settings.feeds.posts_per_poll,
         max_file_bytes=settings.ingest.max_file_bytes,
         retention_days=settings.storage.retention_days,
     )

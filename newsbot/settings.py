@@ -177,6 +177,12 @@ class FeedSettings(BaseSettings):
     poll_seconds: float = Field(
         default=1800.0, ge=10, le=7 * 24 * 3600, description="How often each feed is polled."
     )
+    posts_per_poll: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="New stories a feed posts to its channel per poll (and on its first read).",
+    )
 
 
 class DiscordSettings(BaseSettings):

@@ -5,7 +5,9 @@ gateway (blanked for sessions without the message_content intent)."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -263,12 +265,48 @@ class MessageRoutes(RestPlumbing):
         channel = self._channel(request)
         return json_response(self._channel_message(request, channel).payload())
 
+    def _take_channel_send(
+        self, channel: FakeChannel
+    ) -> tuple[web.Response | None, dict[str, str]]:
+        """Discord's per-channel send limit: a 429 (with `retry_after` and the rate-limit
+        headers discord.py reads) when the channel's window is full, else the headers that
+        come with the message, which let discord.py wait before it would be refused."""
+        limit, window = self.channel_send_limit
+        now = time.monotonic()
+        sends = self.channel_sends.setdefault(channel.id, deque())
+        while sends and sends[0] <= now - window:
+            sends.popleft()
+        if len(sends) >= limit:
+            reset_after = math.ceil((sends[0] + window - now) * 1000) / 1000
+            headers = self._channel_limit_headers(limit, 0, reset_after)
+            headers["Via"] = "1.1 google"  # without it discord.py assumes a Cloudflare ban
+            headers["Retry-After"] = str(max(1, math.ceil(reset_after)))
+            body = {"message": "You are being rate limited.", "retry_after": reset_after}
+            return json_response({**body, "global": False}, 429, headers), headers
+        sends.append(now)
+        reset_after = math.ceil((sends[0] + window - now) * 1000) / 1000
+        return None, self._channel_limit_headers(limit, limit - len(sends), reset_after)
+
+    @staticmethod
+    def _channel_limit_headers(limit: int, remaining: int, reset_after: float) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": "fake-channel-messages",
+            "X-RateLimit-Scope": "user",
+        }
+
     async def _post_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
         perms = channel_permissions(self.bot_member(channel.guild), channel)
         send = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
         if not perms & send:
             raise DiscordError(403, 50013, "Missing Permissions")
+        limited, limit_headers = self._take_channel_send(channel)
+        if limited is not None:
+            return limited
         payload, files = await self._read_body(request)
         self._validate(payload)
         message_reference = payload.get("message_reference")
@@ -304,7 +342,7 @@ class MessageRoutes(RestPlumbing):
             ),
             type_=19 if reference else 0,
         )
-        return json_response(msg.payload())
+        return json_response(msg.payload(), headers=limit_headers)
 
     async def _patch_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)

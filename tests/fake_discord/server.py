@@ -48,6 +48,7 @@ class FakeDiscord(InteractionRoutes, CommandRoutes, IdentityRoutes):
       ``attachment_size_limit``, ``bot_name``, ``token``.
     - ``fail_on_unknown_routes``: raise at exit if the bot hit an endpoint the fake lacks, or a
       handler crashed (default True).
+    - ``channel_send_limit``: (messages, seconds) each channel takes, as Discord's (5, 5.0).
     """
 
     # -- lifecycle ----------------------------------------------------------------------------

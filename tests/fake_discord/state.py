@@ -6,6 +6,7 @@ addresses."""
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
@@ -62,6 +63,7 @@ class DiscordState:
         compress_gateway: bool = True,
         attachment_size_limit: int = 10 * 1024 * 1024,
         fail_on_unknown_routes: bool = True,
+        channel_send_limit: tuple[int, float] = (5, 5.0),
     ) -> None:
         self.ids = SnowflakeFactory()
         self.notifier = Notifier()
@@ -75,6 +77,9 @@ class DiscordState:
         self.interaction_token_ttl = interaction_token_ttl
         self.attachment_size_limit = attachment_size_limit
         self.fail_on_unknown_routes = fail_on_unknown_routes
+        # Discord's limit on sending messages to one channel: 5 per 5 seconds.
+        self.channel_send_limit = channel_send_limit
+        self.channel_sends: dict[int, deque[float]] = {}  # channel id -> send times
         self.gateway = FakeGateway(
             cast("FakeDiscord", self),
             heartbeat_interval_ms=heartbeat_interval_ms,
@@ -203,6 +208,13 @@ class DiscordState:
             channel.overwrites.append(Overwrite(target.id, kind, allow.value, deny.value))
         self.gateway.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
+
+    def delete_channel(self, channel: FakeChannel) -> None:
+        """Deletes a channel, as a server's admin would: the bot is told (CHANNEL_DELETE), and
+        from then on every route on it answers 404 Unknown Channel (10003)."""
+        channel.guild.channels.pop(channel.id, None)
+        self.channels.pop(channel.id, None)
+        self.gateway.dispatch("CHANNEL_DELETE", channel.payload())
 
     def add_member(
         self,

@@ -1,0 +1,91 @@
+"""The fake's channels behave as Discord's on the wire: the per-channel send limit (429 with
+`retry_after` and the rate-limit headers, which the real discord.py waits out), and 404/403
+for a channel that was deleted or that the bot may not see."""
+
+from __future__ import annotations
+
+import aiohttp
+import discord
+import pytest
+
+from tests.fake_discord import FakeDiscord
+
+MESSAGES = "/channels/{channel_id}/messages"
+
+
+def make_client() -> discord.Client:
+    return discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+
+
+async def test_a_full_channel_answers_429_with_retry_after_and_headers() -> None:
+    async with FakeDiscord.start(channel_send_limit=(5, 1.0)) as fake:
+        guild = fake.add_guild(name="News")
+        url = f"{fake.api_base}/channels/{guild.default_channel.id}/messages"
+        auth = {"Authorization": f"Bot {fake.token}"}
+        async with aiohttp.ClientSession(headers=auth) as http:
+            answers = []
+            for n in range(6):
+                async with http.post(url, json={"content": f"story {n}"}) as response:
+                    answers.append((response.status, response.headers, await response.json()))
+            for n, (status, headers, _) in enumerate(answers[:5]):
+                assert status == 200
+                assert headers["X-RateLimit-Limit"] == "5"
+                assert headers["X-RateLimit-Remaining"] == str(4 - n)
+                assert 0 < float(headers["X-RateLimit-Reset-After"]) <= 1.0
+            status, headers, body = answers[5]
+            assert status == 429 and headers["X-RateLimit-Remaining"] == "0"
+            assert headers["Via"] and headers["Retry-After"] == "1"
+            assert 0 < body["retry_after"] <= 1.0 and body["global"] is False
+            # Another channel has a window of its own.
+            other = fake.add_channel(guild, "other")
+            other_url = f"{fake.api_base}/channels/{other.id}/messages"
+            async with http.post(other_url, json={"content": "elsewhere"}) as response:
+                assert response.status == 200
+    assert [m.content for m in fake.messages] == [f"story {n}" for n in range(5)] + ["elsewhere"]
+
+
+async def test_discord_py_waits_out_the_limit_and_a_429_in_order() -> None:
+    async with FakeDiscord.start(channel_send_limit=(5, 1.0)) as fake:
+        guild = fake.add_guild(name="News")
+        channel = guild.default_channel
+        client = make_client()
+        async with fake.running(client):
+            target = client.get_partial_messageable(channel.id)
+            for n in range(8):  # past the window: discord.py reads the headers and waits
+                await target.send(f"story {n}")
+            # A window filled behind discord.py's back: its next send gets a 429, and is
+            # retried after retry_after.
+            url = f"{fake.api_base}/channels/{channel.id}/messages"
+            auth = {"Authorization": f"Bot {fake.token}"}
+            async with aiohttp.ClientSession(headers=auth) as http:
+                status = 200
+                while status == 200:
+                    async with http.post(url, json={"content": "filler"}) as response:
+                        status = response.status
+            await target.send("after the 429")
+    sent = [m.content for m in fake.messages if m.content != "filler"]
+    assert sent == [f"story {n}" for n in range(8)] + ["after the 429"]
+    refused = [r for r in fake.requests if r.status == 429]
+    assert len(refused) == 2  # the filler that found the window full, and discord.py's send
+    first, sixth = fake.messages[0], fake.messages[5]
+    assert sixth.created - first.created >= 0.9
+
+
+async def test_a_deleted_or_hidden_channel_is_not_found_or_forbidden() -> None:
+    async with FakeDiscord.start() as fake:
+        guild = fake.add_guild(name="News", channels=("general", "news"))
+        news = next(c for c in guild.channels.values() if c.name == "news")
+        hidden = fake.add_channel(
+            guild,
+            "staff",
+            overwrites={fake.bot_member(guild): discord.PermissionOverwrite(view_channel=False)},
+        )
+        client = make_client()
+        async with fake.running(client):
+            fake.delete_channel(news)
+            with pytest.raises(discord.NotFound) as gone:
+                await client.get_partial_messageable(news.id).send("story")
+            with pytest.raises(discord.Forbidden) as closed:
+                await client.get_partial_messageable(hidden.id).send("story")
+    assert (gone.value.code, gone.value.text) == (10003, "Unknown Channel")
+    assert (closed.value.code, closed.value.text) == (50001, "Missing Access")
