@@ -101,7 +101,9 @@ def check_sentence(
     sources = [q for q in quotes if q.citation in cited]
     source_text = _normal(" ".join(q.text for q in sources))
     articles = [_normal(bodies.get(q.article_id, q.text)) for q in sources]
-    claim = _CITATION.sub(" ", sentence)
+    # Compared as normalised as the sources are: "November’s" in a sentence is the quote's
+    # "November’s", whichever apostrophe either uses.
+    claim = _CITATION.sub(" ", _normal(sentence))
     for phrase in _QUOTED.findall(claim):
         if not any(_normal(phrase) in article for article in articles):
             return CheckedSentence(sentence, f"“{phrase}” is not in the cited article")

@@ -261,3 +261,20 @@ def test_an_unreachable_endpoint_gives_no_written_answer(caplog: pytest.LogCaptu
     client = ChatClient(url, model="m", api_key=None, timeout=1.0, max_tokens=50)
     assert Writer(client).write("q?", QUOTES, BODIES) is None
     assert "endpoint failed" in caplog.text
+
+
+def test_a_name_with_a_curly_possessive_is_the_quotes_name() -> None:
+    """Found by bench/written.py: "November’s" in an echoed quote was judged a name in none
+    of the quotes, because the quotes were compared with their apostrophes made straight."""
+    body = "The board changed after November’s shake-up, with MrBeast’s videos trending."
+    quotes = (_quote(body, 1, "a_board", body),)
+    kept = check_sentence(
+        "The board changed after November’s shake-up, with MrBeast’s videos trending. [1]",
+        quotes,
+        {"a_board": body},
+    )
+    assert kept.reason is None
+    invented = check_sentence(
+        "The board changed after Halloween’s shake-up. [1]", quotes, {"a_board": body}
+    )
+    assert invented.reason is not None and "Halloween" in invented.reason
