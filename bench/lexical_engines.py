@@ -1,6 +1,8 @@
 """Lexical engines side by side on MultiHop-RAG: ours (retrieval/side_index/), SQLite FTS5
 `bm25()` and tantivy, for the question whether a real engine should replace our hand-written
-BM25 persistence (snapshot, journal, repair).
+BM25 persistence (snapshot, journal, repair). It is one module because it is one
+experiment that a reader runs and reads from top to bottom: the three engines' adapters, the
+crash and durability checks and the report share its data and are used nowhere else.
 
     .venv/bin/python bench/lexical_engines.py             # prints the tables, updates the docs
     .venv/bin/python bench/lexical_engines.py --no-write  # prints only

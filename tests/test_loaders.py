@@ -16,9 +16,7 @@ import pytest
 
 from ingest import loaders
 from ingest.cleaning import CleanedText
-from ingest.decoding import declares_dtd
 from ingest.loaders import (
-    SUPPORTED_SUFFIXES,
     Loaded,
     LoadFailure,
     LoadItem,
@@ -27,7 +25,6 @@ from ingest.loaders import (
     load_bytes,
     load_file,
 )
-from ingest.paths import expand_paths
 from retrieval.errors import InputError
 from retrieval.models import GLOBAL_SCOPE
 
@@ -101,63 +98,6 @@ def fake_cleaner(**found: Any) -> Any:
 
     clean.seen = seen  # type: ignore[attr-defined]
     return clean
-
-
-# --------------------------------------------------------------------------- expand_paths
-
-
-def test_expand_paths_walks_directories_sorted_skipping_hidden_and_unsupported(
-    tmp_path: Path,
-) -> None:
-    root = tmp_path / "news"
-    for rel in [
-        "b.txt",
-        "a.json",
-        "sub/c.HTML",
-        "sub/deeper/d.jsonl",
-        "notes.pdf",
-        ".hidden.txt",
-        ".git/e.txt",
-        "sub/.cache/f.md",
-        "z.ndjson",
-    ]:
-        write(root / rel, "x")
-    explicit = write(tmp_path / "report.pdf", "x")
-    missing = tmp_path / "missing.txt"
-
-    got = expand_paths([root, explicit, missing, root / "b.txt"])
-
-    assert got == [
-        root / "a.json",
-        root / "b.txt",
-        root / "sub/c.HTML",
-        root / "sub/deeper/d.jsonl",
-        root / "z.ndjson",
-        explicit,  # a file given by name is kept whatever its type: load_file explains
-        missing,  # kept so that load_file reports it
-    ]
-
-
-def test_a_folders_readme_and_licence_are_not_articles(tmp_path: Path) -> None:
-    root = tmp_path / "news"
-    for rel in ["README.md", "sub/LICENSE.txt", "story.md", "readme-notes.md"]:
-        write(root / rel, "x")
-    readme = root / "README.md"
-    assert expand_paths([root]) == [root / "readme-notes.md", root / "story.md"]
-    assert expand_paths([readme]) == [readme]  # named explicitly: it is what the user wants
-
-
-def test_supported_suffixes_are_the_documented_ones() -> None:
-    assert set(SUPPORTED_SUFFIXES) == {
-        ".txt",
-        ".text",
-        ".md",
-        ".html",
-        ".htm",
-        ".json",
-        ".jsonl",
-        ".ndjson",
-    }
 
 
 # --------------------------------------------------------------------------- bad input
@@ -856,65 +796,6 @@ def test_load_bytes_rejects_binary_and_empty() -> None:
     )
 
 
-# --------------------------------------------------------------------------- symbolic links
-
-
-def test_a_folder_ingest_does_not_follow_a_link_out_of_the_folder(tmp_path: Path) -> None:
-    secret = write(tmp_path / "secret.env", "DISCORD_TOKEN=abc.def.ghi\n")
-    outside = write(tmp_path / "elsewhere/story.txt", "x")
-    root = tmp_path / "news"
-    real = write(root / "real.txt", "x")
-    (root / "story.txt").symlink_to(secret)
-    (root / "sub").mkdir()
-    (root / "sub/other.txt").symlink_to(outside)
-    (root / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
-
-    got = expand_paths([root])
-
-    assert got == [real]
-    assert [(s.source, s.reason) for s in got.skipped] == [
-        (
-            str(root / path),
-            "skipped: a symbolic link to a file outside the folder being ingested, which a "
-            "folder ingest never follows; name the file itself to ingest it",
-        )
-        for path in ("story.txt", "sub/other.txt")
-    ]
-
-
-def test_links_inside_the_folder_are_not_followed_either(tmp_path: Path) -> None:
-    root = tmp_path / "news"
-    real = write(root / "real.txt", "x")
-    write(root / ".hidden.txt", "x")
-    (root / "again.txt").symlink_to(real)  # loaded as real.txt: dropped without a word
-    (root / "unhide.txt").symlink_to(root / ".hidden.txt")  # would defeat the hidden rule
-    (root / "loop.txt").symlink_to(root / "loop.txt")
-
-    got = expand_paths([root])
-
-    assert got == [real]
-    assert [(Path(s.source).name, s.reason) for s in got.skipped] == [
-        (
-            "loop.txt",
-            "skipped: a symbolic link that does not lead to a file; name the file itself to "
-            "ingest it",
-        ),
-        (
-            "unhide.txt",
-            "skipped: a symbolic link to a file the folder ingest leaves out; name the file "
-            "itself to ingest it",
-        ),
-    ]
-
-
-def test_a_link_named_on_its_own_is_followed(tmp_path: Path) -> None:
-    target = write(tmp_path / "drafts/story.txt", "\n".join(PARAGRAPHS))
-    link = tmp_path / "story.txt"
-    link.symlink_to(target)
-    assert expand_paths([link]) == [link]
-    assert loaded(only(load_file(link, max_bytes=MAX))).article.body == "\n".join(PARAGRAPHS)
-
-
 # --------------------------------------------------------------------------- hostile input
 
 
@@ -1007,58 +888,3 @@ def test_a_row_of_comments_is_sniffed_in_linear_time() -> None:
     item = loaded(only(load_bytes(b"<!-- -->" * 24 + b" x", name="upload", max_bytes=MAX)))
     assert time.perf_counter() - start < 1.0
     assert item.article.body == "<!-- -->" * 24 + " x"
-
-
-# --------------------------------------------------------------------------- DTDs
-
-_BOMB = (
-    '<?xml version="1.0" encoding="{encoding}"?>'
-    '<!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-    '<rss version="2.0"><channel><title>&b;</title></channel></rss>'
-)
-_FEED = (
-    '<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>Dev</title>'
-    "<item><description><![CDATA[Start a page with <!DOCTYPE html>.]]></description></item>"
-    "</channel></rss>"
-)
-
-
-@pytest.mark.parametrize(
-    ("encoding", "bom"),
-    [
-        ("utf-8", b""),
-        ("utf-8", codecs.BOM_UTF8),
-        ("utf-16-le", b""),
-        ("utf-16-le", codecs.BOM_UTF16_LE),
-        ("utf-16-be", b""),
-        ("utf-16-be", codecs.BOM_UTF16_BE),
-        ("utf-32-le", b""),
-        ("utf-32-le", codecs.BOM_UTF32_LE),
-        ("utf-32-be", b""),
-        ("utf-32-be", codecs.BOM_UTF32_BE),
-        ("cp037", b""),  # EBCDIC
-        ("utf-7", b""),
-    ],
-)
-def test_a_dtd_is_found_in_any_encoding(encoding: str, bom: bytes) -> None:
-    name = encoding.removesuffix("-le").removesuffix("-be")
-    assert declares_dtd(bom + _BOMB.format(encoding=name).encode(encoding))
-    # A DTD quoted in an item's content is text, not a declaration.
-    assert not declares_dtd(bom + _FEED.format(encoding=name).encode(encoding))
-
-
-def test_a_dtd_is_found_in_the_charset_the_server_names() -> None:
-    data = _BOMB.replace(' encoding="{encoding}"', "").encode("cp500")
-    assert declares_dtd(data, content_type="application/rss+xml; charset=cp500")
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b'<!-- <!DOCTYPE rss [<!ENTITY a "aaaa">]> --><rss>&a;</rss>',  # feedparser reads it
-        b'<?xml version="1.0"?>\n<!doctype rss SYSTEM "rss.dtd">\n<rss/>',
-        b'<!-- never closed <!ENTITY a "aaaa">',
-    ],
-)
-def test_a_dtd_anywhere_before_the_first_element_is_found(data: bytes) -> None:
-    assert declares_dtd(data)
