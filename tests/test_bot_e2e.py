@@ -326,8 +326,9 @@ async def test_serve_runs_the_bot_until_sigterm_and_closes_cleanly(
     task = asyncio.create_task(
         serve(bot_services(services), bot_config(services.settings), fake_discord.token)
     )
+    # Commands sync in setup_hook, before the gateway connects: wait for both.
     async with asyncio.timeout(30):
-        while not fake_discord.synced_commands(guild):
+        while not (fake_discord.synced_commands(guild) and fake_discord.gateway.sessions):
             await asyncio.sleep(0.05)
     inter = await fake_discord.invoke_slash(guild, bob, "ask", {"question": QUESTION})
     assert KEY_QUOTE in (await inter.wait_for_response(timeout=30)).embeds[0]["description"]
