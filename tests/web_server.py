@@ -41,8 +41,8 @@ class Request:
     headers: dict[str, str]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """A client hanging up is normal here (the fetcher stops reading a body it refuses);
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client hanging up is normal here (a fetcher or client that stops reading early);
     anything else is logged rather than printed, so it never lands in a CLI's captured
     stderr that a test compares."""
 
@@ -69,7 +69,7 @@ class WebServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self._httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
