@@ -1,8 +1,8 @@
 """Channels and messages: the REST routes the bot uses on them (send, edit, delete, read
-history, threads, reactions, typing, members, attachments) with Discord's permission checks,
-its nonce check and scripted outages,
-and how every message (the bot's or a user's) is built, recorded and dispatched to the
-gateway (blanked for sessions without the message_content intent)."""
+history, threads, reactions, typing, members, attachments) with Discord's permission checks
+and nonce check, scripted outages, and how every message (the bot's or a user's) is built,
+recorded and dispatched to the gateway (blanked for sessions without the message_content
+intent)."""
 
 from __future__ import annotations
 
