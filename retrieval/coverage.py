@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retrieval.embedding import Embedder
+from retrieval.errors import QuestionError
 from retrieval.feedback import AnswerFeedback, Decision, FeedbackStore, VoteCounts
 from retrieval.models import Citation
 from retrieval.question_groups import DEFAULT_SIMILARITY, group_questions, question_key
@@ -97,6 +98,13 @@ def _group(members: list[AnswerFeedback], nearest: NearestArticles) -> CoverageG
         count=len(members),
         declined=sum(m.record.decision is Decision.DECLINED for m in members),
         votes=votes,
-        nearest=nearest(questions[0]),
+        nearest=_nearest_to(questions[0], nearest),
         last_asked=max(m.record.created for m in members),
     )
+
+
+def _nearest_to(question: str, nearest: NearestArticles) -> tuple[Citation, ...]:
+    try:
+        return nearest(question)
+    except QuestionError:  # asked before NEWSBOT_MAX_QUESTION_CHARS was lowered below it
+        return ()

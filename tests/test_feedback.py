@@ -21,13 +21,14 @@ from bot.render import (
 from ingest.loaders import load_file
 from newsbot.cli import main
 from newsbot.services import Services
-from retrieval.coverage import Coverage, CoverageGroup
+from retrieval.coverage import Coverage, CoverageGroup, coverage
 from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.errors import NotFoundError
+from retrieval.errors import NotFoundError, QuestionError
 from retrieval.feedback import AnswerRecord, Decision, FeedbackStore, Vote, VoteCounts
 from retrieval.models import Answer, Citation
 from retrieval.question_groups import group_questions
 from tests.conftest import SEED
+from tests.fake_embedder import FakeEmbedder
 
 BOB, ALICE = 111111111111111111, 222222222222222222
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -237,3 +238,15 @@ def test_the_coverage_embed_of_many_long_groups_stays_within_every_limit() -> No
         "Asked 6× · declined 4 · wrong quote 2 · didn't answer 3 · helpful 1\nAlso asked: "
     )
     assert embed.fields[-1].value is not None and embed.fields[-1].value.endswith("more groups")
+
+
+def test_a_question_too_long_to_search_now_is_shown_without_nearest_articles(
+    store: FeedbackStore, fake_embedder: FakeEmbedder
+) -> None:
+    _recorded(store, "why " * 100)
+
+    def too_long(question: str) -> tuple[Citation, ...]:
+        raise QuestionError("The question is 400 characters long; the limit is 300.")
+
+    [group] = coverage(store, fake_embedder, too_long, scopes=None).groups
+    assert group.questions == ("why " * 100,) and group.nearest == ()
