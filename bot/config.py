@@ -4,6 +4,7 @@ services it uses. The bot reads no settings of its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from ingest.feeds import FeedPoller
 from ingest.fetching import Fetcher
@@ -11,6 +12,7 @@ from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
+from retrieval.feedback import FeedbackStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,19 @@ class BotConfig:
     retention_days: int  # 0: keep every article
 
 
+class MemberDataHolder(Protocol):
+    """Something kept about members, which /forget-me deletes."""
+
+    @property
+    def member_data_name(self) -> str:
+        """What it keeps, as the member is told ("votes")."""
+        ...
+
+    def remove_member(self, user_id: int) -> int:
+        """Delete what it keeps of this member; how many items that was."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class BotServices:
     index: ChromaIndex
@@ -41,6 +56,8 @@ class BotServices:
     ingester: Ingester
     fetcher: Fetcher
     poller: FeedPoller
+    feedback: FeedbackStore  # answers sent and members' votes on them
+    member_data: tuple[MemberDataHolder, ...]  # everything /forget-me deletes
 
     def close(self) -> None:
         """Let go of the store's writer lock; nothing may be written after this."""

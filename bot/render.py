@@ -16,6 +16,7 @@ import discord
 
 from ingest.forgetting import Forgotten
 from ingest.reports import IngestReport, Status
+from retrieval.coverage import Coverage, CoverageGroup
 from retrieval.models import Answer, Citation, ShortAnswer, StoredArticle
 from retrieval.sentences import iter_sentence_spans
 
@@ -249,3 +250,77 @@ def forgotten_text(forgotten: Forgotten) -> str:
         copy = forgotten.promoted
         text += f" Its copy from {safe(copy.outlet or copy.title)} now stands in for it."
     return text
+
+
+def _nearest_line(c: Citation) -> str:
+    line = (
+        f"{safe(trim(c.title, 150))} ({safe(c.outlet or 'unknown outlet')}, {_date(c.published)})"
+    )
+    if linked := link(c.url):
+        line += f" {linked}"
+    return line
+
+
+def _coverage_field(n: int, group: CoverageGroup) -> tuple[str, str]:
+    name = trim(f"{n}. “{safe(group.questions[0])}”", FIELD_NAME_LIMIT)
+    votes = group.votes
+    lines = [
+        f"Asked {group.count}× · declined {group.declined} · wrong quote {votes.wrong_quote}"
+        f" · didn't answer {votes.didnt_answer} · helpful {votes.helpful}"
+    ]
+    others = [f"“{safe(trim(q, 150))}”" for q in group.questions[1:3]]
+    if others:
+        more = len(group.questions) - 1 - len(others)
+        lines.append("Also asked: " + ", ".join(others) + (f" and {more} more" if more else ""))
+    if group.nearest:
+        lines.append("Nearest articles:")
+        lines += [f"• {_nearest_line(c)}" for c in group.nearest[:3]]
+    else:
+        lines.append("No ingested article comes near it.")
+    value = ""
+    for line in lines:  # whole lines while they fit
+        if len(value) + len(line) + 1 > FIELD_VALUE_LIMIT:
+            break
+        value += ("\n" if value else "") + line
+    return name, value or trim(lines[0], FIELD_VALUE_LIMIT)
+
+
+def coverage_embed(report: Coverage, *, days: int | None) -> discord.Embed:
+    """/coverage: the groups of questions declined or marked, most asked first."""
+    period = f" in the last {days} day{'s' if days != 1 else ''}" if days else ""
+    embed = discord.Embed(title=f"Coverage gaps{period}", colour=NO_ANSWER_COLOUR)
+    if not report.groups:
+        embed.description = (
+            f"No question asked here{period} was declined or marked “Wrong quote” or "
+            "“Didn't answer” by members."
+        )
+        return embed
+    embed.description = (
+        f"{report.questions} question{'s' if report.questions != 1 else ''} asked here{period} "
+        f"{'were' if report.questions != 1 else 'was'} declined or marked “Wrong quote” or "
+        f"“Didn't answer”, in {report.total_groups} group"
+        f"{'s' if report.total_groups != 1 else ''} by meaning, the most asked first. "
+        "Feeds that cover them (`/feeds add`) close the gaps."
+    )
+    shown = 0
+    for n, group in enumerate(report.groups, start=1):
+        if shown >= FIELDS_LIMIT - 1:
+            break
+        name, value = _coverage_field(n, group)
+        if len(embed) + len(name) + len(value) > EMBED_TOTAL_LIMIT - 64:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    rest = report.total_groups - shown
+    if rest > 0:
+        embed.add_field(name="…", value=f"and {rest} more group{'s' if rest > 1 else ''}")
+    return embed
+
+
+def forget_me_text(removed: Sequence[tuple[str, int]]) -> str:
+    """What /forget-me deleted: (what, how many) for each kind of member data."""
+    counts = ", ".join(f"{what}: {count}" for what, count in removed)
+    return (
+        f"Deleted everything newsbot kept about you ({counts}). The questions asked of "
+        "newsbot are kept without who asked them."
+    )

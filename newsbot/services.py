@@ -28,6 +28,7 @@ from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
 from retrieval.exported_embedders import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.failpoints import Failpoints
+from retrieval.feedback import FeedbackStore
 from retrieval.hybrid import FusionConfig
 from retrieval.llm_client import ChatClient
 from retrieval.written import Writer
@@ -213,6 +214,7 @@ def bot_config(settings: Settings) -> BotConfig:
 
 def bot_services(services: Services) -> BotServices:
     fetcher = make_fetcher(services.settings.fetch)
+    feedback = FeedbackStore.in_data_dir(services.settings.storage.data_dir)
     return BotServices(
         index=services.index,
         embedder=services.embedder,
@@ -220,6 +222,8 @@ def bot_services(services: Services) -> BotServices:
         ingester=services.ingester,
         fetcher=fetcher,
         poller=build_poller(services, fetcher),
+        feedback=feedback,
+        member_data=(feedback,),
     )
 
 

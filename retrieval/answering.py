@@ -204,6 +204,13 @@ class Answerer:
         text = self.check_question(query)
         return self._retrieve(text, k or self._top_k, filters)[0]
 
+    def nearest(
+        self, question: str, *, filters: SearchFilters | None = None
+    ) -> tuple[Citation, ...]:
+        """The articles nearest a question, as a decline lists them ("the nearest articles
+        are"), with the outlets of their copies."""
+        return with_copies(_nearest(self.search(question, filters=filters)), self._index)
+
     def _retrieve(
         self, text: str, k: int, filters: SearchFilters | None
     ) -> tuple[list[Passage], QueryPlan]:
