@@ -53,6 +53,7 @@ from retrieval.selection import (
     log_words,
     rank_score,
     weighted_share,
+    with_gaps,
 )
 from retrieval.sentences import iter_sentence_spans
 from retrieval.syndication import with_copies
@@ -479,9 +480,14 @@ class Answerer:
             per_article[c.passage.article_id] += 1
             picked.append(entry)
         sims = self._sentence_similarities(question, [c.text for _, c, _ in picked])
+        fulls = with_gaps(
+            [
+                {**features, "sentence_similarity": sim, "first_stage": p1}
+                for (p1, _, features), sim in zip(picked, sims, strict=True)
+            ]
+        )
         scored = []
-        for (p1, c, features), sim in zip(picked, sims, strict=True):
-            full = {**features, "sentence_similarity": sim, "first_stage": p1}
+        for (_, c, _), full in zip(picked, fulls, strict=True):
             prior = ATTRIBUTION_PRIOR if c.attributed else 0.0
             scored.append(ScoredCandidate(c, full, model.second.probability(full, prior=prior)))
         scored.sort(key=lambda s: s.probability, reverse=True)
