@@ -11,6 +11,7 @@ from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
+from retrieval.timeline import TimelineBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class BotServices:
     index: ChromaIndex
     embedder: Embedder
     answerer: Answerer
+    timelines: TimelineBuilder
     ingester: Ingester
     fetcher: Fetcher
     poller: FeedPoller

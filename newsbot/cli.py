@@ -400,6 +400,38 @@ def search(
 
 
 @main.command()
+@click.argument("topic")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option(
+    "--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD)."
+)
+@click.option(
+    "--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD)."
+)
+@click.pass_obj
+def timeline(
+    state: _State, topic: str, as_json: bool, since: str | None, until: str | None
+) -> None:
+    """A story's key developments in date order: for each article about TOPIC, the sentence
+    that states it, quoted verbatim, with the numbered sources (at most
+    NEWSBOT_TIMELINE_MAX_ENTRIES entries, the most relevant).
+
+    \b
+    Examples:
+      newsbot timeline "the FTX trial"
+      newsbot timeline --json --since 2023-11-01 "OpenAI board fires Sam Altman"
+    """
+    from newsbot.render import render_timeline
+
+    filters = _filters((), since, until)
+    found = state.services.timelines.build(topic, filters=filters)
+    if as_json:
+        _emit(found.to_json())
+    else:
+        _echo(render_timeline(found))
+
+
+@main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per article.")
 @click.pass_obj
