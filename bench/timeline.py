@@ -232,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
     )
     rank = next(i for i, row in enumerate(sweep_rows, start=1) if row[4])
+    every = [*results["dev"], *results["test"]]
     speed = (
         f"A timeline took {percentile(ms, 50):.0f} ms (p50) and {percentile(ms, 95):.0f} ms "
         f"(p95), {len(ms)} topics, one at a time."
@@ -252,9 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "in order by their articles' dates in the corpus (dates right: entries dated "
                 "with their article's day); off-topic: the share of entries whose article is "
                 "neither the story's nor related. Means over stories. The per-day columns keep "
-                "only each day's most relevant entry of the same timelines: fewer articles "
-                "covered and no fewer off-topic ones, which is why a timeline has one entry per "
-                "article."
+                "only each day's most relevant entry of the same timelines (one entry per day "
+                f"instead of per article): over all {len(stories)} stories they cover "
+                f"{mean(every, 'day_coverage'):.3f} of a story's articles against "
+                f"{mean(every, 'coverage'):.3f}, with an off-topic share of "
+                f"{mean(every, 'day_off_topic'):.3f} against {mean(every, 'off_topic'):.3f}."
             )
             + f"\n\n{summary}\n\n"
             + wrap(

@@ -1,6 +1,6 @@
 """`newsbot timeline`: a story's developments in date order, one verbatim quote per article,
 cited; syndicated copies collapsed, undated and off-topic articles left out; the JSON
-contract other programs read."""
+contract other programs read; and a timeline's Discord embeds within every limit."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import discord
 import pytest
 from click.testing import CliRunner
 
+from bot import render
 from ingest.loaders import Loaded
 from newsbot.cli import main
 from newsbot.services import Services
-from retrieval.models import Article
+from retrieval.models import Article, Citation, Quote
+from retrieval.timeline import Timeline, TimelineEntry
 from tests.test_cli import CITATION_KEYS
 
 TOPIC = "Kelso bridge collapse"
@@ -189,3 +192,64 @@ def test_a_topic_no_article_covers_gets_the_nearest_articles(
     assert "No ingested article covers this." in text and "Nearest articles:" in text
     empty = cli.invoke(main, ["timeline", "   "])
     assert empty.exit_code == 2 and "The topic is empty" in empty.stderr
+
+
+def _long_timeline(entries: int) -> Timeline:
+    """Entries at Discord's worst: long quotes full of markup and mentions, long titles,
+    outlets and links."""
+    quote = "The *mayor* said @everyone must leave_now, <@123> too. " * 20
+    citations = tuple(
+        Citation(
+            n=n,
+            article_id=f"a{n}",
+            title="A very long headline about the bridge " * 10,
+            outlet="Border Herald " * 30,
+            author="Ailsa Grant",
+            published=_at(1 + n % 28),
+            url=f"https://borderherald.example/{n}/" + "segment/" * 100,
+            also_reported_by=("Valley Courier " * 30,),
+        )
+        for n in range(1, entries + 1)
+    )
+    return Timeline(
+        topic="Kelso *bridge* @everyone " * 20,
+        entries=tuple(
+            TimelineEntry(
+                c.published or _at(1), Quote(quote, c.n, c.article_id, 0, len(quote)), 0.5
+            )
+            for c in citations
+        ),
+        citations=citations,
+        nearest=(),
+        articles_searched=100,
+        newest_published=_at(28),
+    )
+
+
+def _within_limits(embed: discord.Embed) -> None:
+    assert len(embed) <= render.EMBED_TOTAL_LIMIT
+    assert len(embed.title or "") <= render.TITLE_LIMIT
+    assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
+    assert len(embed.fields) <= render.FIELDS_LIMIT
+    for field in embed.fields:
+        assert len(field.name or "") <= render.FIELD_NAME_LIMIT
+        assert 0 < len(field.value or "") <= render.FIELD_VALUE_LIMIT
+    assert "@everyone" not in json.dumps(embed.to_dict())
+
+
+def test_a_long_timeline_fits_discord_in_pages_or_counts_what_it_leaves_out() -> None:
+    timeline = _long_timeline(40)
+    pages = render.timeline_embeds(timeline, threads=True)
+    assert len(pages) > 1
+    for page in pages:
+        _within_limits(page)
+    cited = [int(f.name.split("]")[0][1:]) for page in pages for f in page.fields if f.name]
+    assert cited == list(range(1, 41))  # every entry, in order, each beside its source
+    assert pages[-1].footer.text and pages[-1].footer.text.startswith(f"{len(pages)}/{len(pages)}")
+
+    [alone] = render.timeline_embeds(timeline, threads=False)
+    _within_limits(alone)
+    shown = len(alone.fields)
+    assert alone.description is not None and alone.description.endswith(
+        f"…and {40 - shown} more entries: `newsbot timeline` shows them all."
+    )

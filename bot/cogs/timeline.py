@@ -43,16 +43,20 @@ class TimelineCog(commands.Cog):
         alone = timeline_embeds(timeline, threads=False)[0]
         return (timeline_embeds(timeline, threads=True) if threads else [alone]), alone
 
-    def _threads_allowed(self, interaction: discord.Interaction) -> bool:
-        """Threads are on, and the reply lands in a text channel where the bot may open a
-        thread and write in it (not in a thread, a DM, or a forum)."""
+    def _thread_parent(self, interaction: discord.Interaction) -> discord.TextChannel | None:
+        """Where a thread would continue the reply: its channel, when threads are on and it
+        is a text channel where the bot may open a thread and write in it (not a thread, a
+        DM or a forum)."""
+        channel = interaction.channel
         perms = interaction.app_permissions
-        return (
+        if (
             self.bot.config.reply_in_thread
-            and isinstance(interaction.channel, discord.TextChannel)
+            and isinstance(channel, discord.TextChannel)
             and perms.create_public_threads
             and perms.send_messages_in_threads
-        )
+        ):
+            return channel
+        return None
 
     @app_commands.command(
         name="timeline", description="A story's key developments in date order, quoted."
@@ -79,13 +83,17 @@ class TimelineCog(commands.Cog):
         )
         self.bot.cooldown.check(interaction.user.id)
         await interaction.response.defer(thinking=True)
-        threads = self._threads_allowed(interaction)
-        embeds, alone = await self.answering.run(partial(self._embeds, text, filters, threads))
+        parent = self._thread_parent(interaction)
+        embeds, alone = await self.answering.run(
+            partial(self._embeds, text, filters, parent is not None)
+        )
         reply = await interaction.followup.send(embed=embeds[0], allowed_mentions=NONE, wait=True)
-        if len(embeds) == 1:
+        if parent is None or len(embeds) == 1:
             return
         try:
-            thread = await reply.create_thread(name=trim(f"Timeline: {text}", THREAD_NAME_LIMIT))
+            thread = await parent.create_thread(
+                name=trim(f"Timeline: {text}", THREAD_NAME_LIMIT), message=reply
+            )
         except discord.HTTPException:
             log.warning("Could not open a thread for a timeline", exc_info=True)
             await reply.edit(embed=alone, allowed_mentions=NONE)
