@@ -233,9 +233,8 @@ def timeline_embeds(timeline: Timeline, *, threads: bool) -> list[discord.Embed]
     pages = _timeline_pages(items, len(title) + TIMELINE_FOOTER_ROOM)
     if not threads and len(pages) > 1:
         rest = sum(len(page) for page in pages[1:])
-        note = (
-            f"…and {rest} more entr{'ies' if rest > 1 else 'y'}: `newsbot timeline` shows them all."
-        )
+        more = f"{rest} more entr{'ies' if rest > 1 else 'y'}"
+        note = f"…and {more}: `newsbot timeline` shows the whole timeline."
         pages = [[*pages[0], (note, None)]]
     embeds = []
     for i, page in enumerate(pages, start=1):

@@ -95,8 +95,8 @@ class TimelineEntry:
 
     published: datetime
     quote: Quote
-    # How close the article is to the topic (its best passage's cosine): which entries a
-    # full timeline keeps. Not part of the JSON contract.
+    # How close the article is to the topic (its best passage's cosine): which articles a
+    # timeline keeps when more are about the topic than it has room for. Not in the JSON.
     relevance: float
 
     @property

@@ -230,7 +230,7 @@ async def test_a_long_timeline_continues_in_a_thread_or_says_what_it_leaves_out(
     left = len(WITNESSES) - len(shown)
     assert 0 < len(shown) < len(WITNESSES) and alone.thread is None
     assert alone.embeds[0]["description"].endswith(
-        f"…and {left} more entries: `newsbot timeline` shows them all."
+        f"…and {left} more entries: `newsbot timeline` shows the whole timeline."
     )
 
 

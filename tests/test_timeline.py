@@ -251,5 +251,5 @@ def test_a_long_timeline_fits_discord_in_pages_or_counts_what_it_leaves_out() ->
     _within_limits(alone)
     shown = len(alone.fields)
     assert alone.description is not None and alone.description.endswith(
-        f"…and {40 - shown} more entries: `newsbot timeline` shows them all."
+        f"…and {40 - shown} more entries: `newsbot timeline` shows the whole timeline."
     )
