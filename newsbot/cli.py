@@ -135,16 +135,19 @@ def _per_line(value: str, key: str, run: Callable[[str], R]) -> Iterator[tuple[s
         yield line, result
 
 
-def _filter_options(func: F) -> F:
+def _date_options(func: F) -> F:
     func = click.option(
         "--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD)."
     )(func)
-    func = click.option(
+    return click.option(
         "--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD)."
     )(func)
+
+
+def _filter_options(func: F) -> F:
     return click.option(
         "--source", multiple=True, metavar="OUTLET", help="Only articles from OUTLET (repeatable)."
-    )(func)
+    )(_date_options(func))
 
 
 def _article_json(source: str, article: Article) -> dict[str, object]:
@@ -402,12 +405,7 @@ def search(
 @main.command()
 @click.argument("topic")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-@click.option(
-    "--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD)."
-)
-@click.option(
-    "--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD)."
-)
+@_date_options
 @click.pass_obj
 def timeline(
     state: _State, topic: str, as_json: bool, since: str | None, until: str | None
