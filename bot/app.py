@@ -27,6 +27,7 @@ EXTENSIONS = (
     "bot.cogs.feeds",
     "bot.cogs.retention",
     "bot.cogs.feedback",
+    "bot.cogs.timeline",
 )
 
 

@@ -13,6 +13,7 @@ from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
 from retrieval.feedback import FeedbackStore
+from retrieval.timeline import TimelineBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class BotServices:
     index: ChromaIndex
     embedder: Embedder
     answerer: Answerer
+    timelines: TimelineBuilder
     ingester: Ingester
     fetcher: Fetcher
     poller: FeedPoller

@@ -19,6 +19,7 @@ from ingest.reports import IngestReport, Status
 from retrieval.coverage import Coverage, CoverageGroup
 from retrieval.models import Answer, Citation, ShortAnswer, StoredArticle
 from retrieval.sentences import iter_sentence_spans
+from retrieval.timeline import Timeline
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_LIMIT = 2000
@@ -34,6 +35,12 @@ EMBED_TOTAL_LIMIT = 6000
 WRITTEN_LIMIT = 1000
 # Sources shown as fields; the rest are counted ("and N more sources").
 MAX_SOURCE_FIELDS = 10
+# A timeline line shows this much of its quote (`newsbot timeline` shows it whole).
+TIMELINE_QUOTE_CHARS = 300
+# Room each timeline embed keeps for its footer ("2/3 · Searched ...") and for the line that
+# counts the entries it leaves out.
+TIMELINE_FOOTER_ROOM = 120
+TIMELINE_NOTE_ROOM = 120
 ANSWER_COLOUR = discord.Colour.blurple()
 NO_ANSWER_COLOUR = discord.Colour.light_grey()
 
@@ -193,6 +200,80 @@ def answer_embed(answer: Answer) -> discord.Embed:
     embed.set_footer(text=_footer(answer))
     _add_sources(embed, answer.citations)
     return embed
+
+
+def timeline_embeds(timeline: Timeline, *, threads: bool) -> list[discord.Embed]:
+    """The timeline as embeds within Discord's limits: its entries as lines ("date — “quote”
+    [n]"), each entry's source as a field beside it. The first embed is the reply; with
+    `threads` the others continue it (in a thread), else it ends by counting the entries
+    it leaves out."""
+    title = trim(f"Timeline: {safe(timeline.topic)}", TITLE_LIMIT)
+    searched = (
+        f"Searched {timeline.articles_searched} articles · "
+        f"newest {_date(timeline.newest_published)}"
+    )
+    if not timeline.entries:
+        embed = discord.Embed(
+            title=title,
+            description="No ingested article covers this."
+            + ("\nThe nearest articles are:" if timeline.nearest else ""),
+            colour=NO_ANSWER_COLOUR,
+        )
+        embed.set_footer(text=searched)
+        _add_sources(embed, timeline.nearest)
+        return [embed]
+    sources = {c.n: _source_field(c) for c in timeline.citations}
+    items = [
+        (
+            f"**{entry.day}** — “{trim(safe(entry.quote.text), TIMELINE_QUOTE_CHARS)}” "
+            f"[{entry.quote.citation}]",
+            sources[entry.quote.citation],
+        )
+        for entry in timeline.entries
+    ]
+    pages = _timeline_pages(items, len(title) + TIMELINE_FOOTER_ROOM)
+    if not threads and len(pages) > 1:
+        rest = sum(len(page) for page in pages[1:])
+        more = f"{rest} more entr{'ies' if rest > 1 else 'y'}"
+        note = f"…and {more}: `newsbot timeline` shows the whole timeline."
+        pages = [[*pages[0], (note, None)]]
+    embeds = []
+    for i, page in enumerate(pages, start=1):
+        embed = discord.Embed(
+            title=title,
+            description="\n".join(line for line, _ in page),
+            colour=ANSWER_COLOUR,
+        )
+        for _, field in page:
+            if field is not None:
+                embed.add_field(name=field[0], value=field[1], inline=False)
+        embed.set_footer(text=f"{i}/{len(pages)} · {searched}" if len(pages) > 1 else searched)
+        embeds.append(embed)
+    return embeds
+
+
+def _timeline_pages(
+    items: Sequence[tuple[str, tuple[str, str]]], fixed: int
+) -> list[list[tuple[str, tuple[str, str] | None]]]:
+    """Entries (line, source field) cut into embeds: each within the description's and the
+    embed's limits and the field count, with `fixed` characters (title, footer) and room
+    for the note counting what is left out."""
+    pages: list[list[tuple[str, tuple[str, str] | None]]] = [[]]
+    description = total = 0
+    for line, field in items:
+        size = len(line) + 1
+        field_size = len(field[0]) + len(field[1])
+        if pages[-1] and (
+            description + size > DESCRIPTION_LIMIT - TIMELINE_NOTE_ROOM
+            or fixed + total + size + field_size > EMBED_TOTAL_LIMIT - TIMELINE_NOTE_ROOM
+            or len(pages[-1]) >= FIELDS_LIMIT
+        ):
+            pages.append([])
+            description = total = 0
+        pages[-1].append((line, field))
+        description += size
+        total += size + field_size
+    return pages
 
 
 def sources_embed(

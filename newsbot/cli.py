@@ -135,16 +135,19 @@ def _per_line(value: str, key: str, run: Callable[[str], R]) -> Iterator[tuple[s
         yield line, result
 
 
-def _filter_options(func: F) -> F:
+def _date_options(func: F) -> F:
     func = click.option(
         "--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD)."
     )(func)
-    func = click.option(
+    return click.option(
         "--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD)."
     )(func)
+
+
+def _filter_options(func: F) -> F:
     return click.option(
         "--source", multiple=True, metavar="OUTLET", help="Only articles from OUTLET (repeatable)."
-    )(func)
+    )(_date_options(func))
 
 
 def _article_json(source: str, article: Article) -> dict[str, object]:
@@ -397,6 +400,33 @@ def search(
             for rank, p in enumerate(passages, start=1):
                 _echo(f"{rank:>2}. {p.score:.3f}  {p.title} ({p.outlet or '-'})")
                 _echo("    " + " ".join(p.text.split())[:200])
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@_date_options
+@click.pass_obj
+def timeline(
+    state: _State, topic: str, as_json: bool, since: str | None, until: str | None
+) -> None:
+    """A story's key developments in date order: for each article about TOPIC, the sentence
+    that states it, quoted verbatim, with the numbered sources (at most
+    NEWSBOT_TIMELINE_MAX_ENTRIES entries, the most relevant).
+
+    \b
+    Examples:
+      newsbot timeline "the FTX trial"
+      newsbot timeline --json --since 2023-11-01 "OpenAI board fires Sam Altman"
+    """
+    from newsbot.render import render_timeline
+
+    filters = _filters((), since, until)
+    found = state.services.timelines.build(topic, filters=filters)
+    if as_json:
+        _emit(found.to_json())
+    else:
+        _echo(render_timeline(found))
 
 
 @main.command()

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from retrieval.coverage import Coverage
 from retrieval.models import Answer, Citation, StoredArticle
+from retrieval.timeline import Timeline
 
 _WIDTH = 88
 
@@ -81,6 +82,33 @@ def render_answer(answer: Answer) -> str:
     lines.append("")
     lines.append(
         f"Searched {answer.articles_searched} articles (newest {_date(answer.newest_published)})."
+    )
+    return "\n".join(lines)
+
+
+def render_timeline(timeline: Timeline) -> str:
+    lines = [f"Timeline: {timeline.topic}", ""]
+    if timeline.entries:
+        for entry in timeline.entries:
+            quote = entry.quote
+            lines.append(
+                textwrap.fill(
+                    f"{entry.day}  “{quote.text}” [{quote.citation}]",
+                    width=_WIDTH,
+                    subsequent_indent=" " * 12,
+                )
+            )
+        lines.extend(["", "Sources:"])
+        lines.extend(citation_line(c) for c in timeline.citations)
+    else:
+        lines.append("No ingested article covers this.")
+        if timeline.nearest:
+            lines.append("Nearest articles:")
+            lines.extend(citation_line(c) for c in timeline.nearest)
+    lines.append("")
+    lines.append(
+        f"Searched {timeline.articles_searched} articles "
+        f"(newest {_date(timeline.newest_published)})."
     )
     return "\n".join(lines)
 

@@ -31,6 +31,7 @@ from retrieval.failpoints import Failpoints
 from retrieval.feedback import FeedbackStore
 from retrieval.hybrid import FusionConfig
 from retrieval.llm_client import ChatClient
+from retrieval.timeline import TimelineBuilder
 from retrieval.written import Writer
 
 
@@ -41,6 +42,7 @@ class Services:
     index: ChromaIndex
     ingester: Ingester
     answerer: Answerer
+    timelines: TimelineBuilder
 
     def close(self) -> None:
         """Let go of the store's writer lock; nothing may be written after this."""
@@ -164,6 +166,12 @@ def build_services(
         answer_threshold=retrieval.answer_threshold,
         writer=make_writer(settings.llm),
     )
+    timelines = TimelineBuilder(
+        answerer,
+        index,
+        max_entries=retrieval.timeline_max_entries,
+        max_topic_chars=retrieval.max_question_chars,
+    )
     ingester = Ingester(index, embedder, chunker, tracker=SyndicationTracker(index))
     pending = index.pending_repair
     if pending is not None and (pending.needs_embedding or pending.stranded_copies):
@@ -174,6 +182,7 @@ def build_services(
         index=index,
         ingester=ingester,
         answerer=answerer,
+        timelines=timelines,
     )
 
 
@@ -219,6 +228,7 @@ def bot_services(services: Services) -> BotServices:
         index=services.index,
         embedder=services.embedder,
         answerer=services.answerer,
+        timelines=services.timelines,
         ingester=services.ingester,
         fetcher=fetcher,
         poller=build_poller(services, fetcher),

@@ -479,7 +479,7 @@ class Answerer:
             seen.add(c.text)
             per_article[c.passage.article_id] += 1
             picked.append(entry)
-        sims = self._sentence_similarities(question, [c.text for _, c, _ in picked])
+        sims = self.sentence_similarities(question, [c.text for _, c, _ in picked])
         fulls = with_gaps(
             [
                 {**features, "sentence_similarity": sim, "first_stage": p1}
@@ -514,7 +514,7 @@ class Answerer:
                     self._query_vectors.popitem(last=False)
         return found
 
-    def _sentence_similarities(self, question: str, sentences: list[str]) -> list[float]:
+    def sentence_similarities(self, question: str, sentences: list[str]) -> list[float]:
         """Cosine of the question with each sentence, judged on its first SENTENCE_WORDS
         words (the cost of the model grows with length; vectors of recent sentences are
         kept: follow-up questions meet the same ones)."""
