@@ -29,6 +29,13 @@ from retrieval.answer_types import (
         ("why were everton docked 10 points", AnswerType.REASON),
         ("where was the summit held", AnswerType.PLACE),
         ("what did nato say about russia's demands", AnswerType.NONE),
+        # As typed: a share is not money, a bare figure, mistyped question words.
+        ("sharechat layoffs how much of the workforce", AnswerType.COUNT),
+        ("uber q3 revenue", AnswerType.AMOUNT),
+        ("ohtani contract he signed this month?", AnswerType.AMOUNT),
+        ("waht time is giants eagles on christmas day", AnswerType.DATE),
+        ("how mcuh was wagered in the first month", AnswerType.AMOUNT),
+        ("what did the ceo say about revenue", AnswerType.NONE),
     ],
 )
 def test_the_kind_of_answer_asked(question: str, kind: AnswerType) -> None:
@@ -52,6 +59,7 @@ def test_the_kind_of_answer_asked(question: str, kind: AnswerType) -> None:
         ("what was the score", "Arsenal beat Chelsea 2-1 on Saturday.", "2-1"),
         ("how old was he when he died", "He died at the age of 85 on Monday.", "85"),
         ("how many people were hurt", "At least 12 people were hurt in the blast.", "12 people"),
+        ("nike eps", "Earnings per share: 94 cents vs. 75 cents expected.", "94 cents"),
     ],
 )
 def test_the_short_answer_is_the_asked_span_verbatim(
