@@ -13,6 +13,7 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 
+from retrieval.chat_words import as_meant
 from retrieval.terms import MONTH_PATTERN
 
 
@@ -110,41 +111,12 @@ _QUESTION_WORD = re.compile(
     r"has|have|had|will|can|could|should|tell|explain|any)\b",
     _Q,
 )
-# Question words as they are mistyped ("waht time", "how mcuh"): read as meant.
-_TYPOS = {
-    "waht": "what",
-    "wht": "what",
-    "wat": "what",
-    "whta": "what",
-    "hwat": "what",
-    "wats": "whats",
-    "hwo": "how",
-    "hw": "how",
-    "whne": "when",
-    "wehn": "when",
-    "wen": "when",
-    "hwen": "when",
-    "whos": "who's",
-    "woh": "who",
-    "wher": "where",
-    "whre": "where",
-    "mcuh": "much",
-    "muhc": "much",
-    "mnay": "many",
-    "mant": "many",
-    "mayn": "many",
-    "yaer": "year",
-    "ydear": "year",
-    "scroe": "score",
-    "socre": "score",
-}
-_TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b", _Q)
 
 
 @lru_cache(maxsize=4096)
 def expected_type(question: str) -> AnswerType:
     """The kind of answer the question asks for (NONE when it names none)."""
-    question = _TYPO.sub(lambda m: _TYPOS[m.group().lower()], question)
+    question = as_meant(question)
     for answer_type, pattern in _QUESTION_TYPES:
         if pattern.search(question):
             return answer_type

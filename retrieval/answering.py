@@ -32,6 +32,7 @@ from retrieval.answer_types import (
     question_parts,
     short_answer_span,
 )
+from retrieval.chat_words import as_meant
 from retrieval.embedding import Embedder, Vectors
 from retrieval.errors import QuestionError
 from retrieval.hybrid import FusionConfig, hybrid_search
@@ -202,7 +203,7 @@ class Answerer:
         self, query: str, *, k: int | None = None, filters: SearchFilters | None = None
     ) -> list[Passage]:
         """The k best chunks for a question, ranked; what `answer` quotes from."""
-        text = self.check_question(query)
+        text = as_meant(self.check_question(query))
         return self._retrieve(text, k or self._top_k, filters)[0]
 
     def nearest(
@@ -307,7 +308,7 @@ class Answerer:
         """Quotes that answer the question, one set per part of it ("how old was he, and
         why were they docked points?" is two), or none: "no ingested article covers this"."""
         text = self.check_question(question)
-        parts = question_parts(text)
+        parts = question_parts(as_meant(text))
         found: list[tuple[str, list[Passage], list[_Candidate], float | None]] = []
         for i, part in enumerate(parts):
             # A later part leans on the first for what "it" or "he" is.
@@ -384,7 +385,7 @@ class Answerer:
         """An answer's candidates with the selector's signals, best first: the second
         stage's (with `every`, every candidate goes through the second stage; what
         bench/train_selector.py learns the weights from)."""
-        return self._scored(self.check_question(question), filters, None, every=every)[2]
+        return self._scored(as_meant(self.check_question(question)), filters, None, every=every)[2]
 
     def _scored(
         self,
@@ -776,10 +777,21 @@ def near_miss(
         df, chunk_count = index.document_frequencies(q_terms)
         idf = _idf(df, chunk_count)
         key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
-        quoted = set().union(*(_text_terms(c.text) for c in chosen))
-        if key and not key & quoted:
+        quoted = {_stem(t) for c in chosen for t in _text_terms(c.text)}
+        if key and not {_stem(t) for t in key} & quoted:
             return f"none of {sorted(key)} in the quotes"
     return None
+
+
+def _stem(term: str) -> str:
+    """A crude stem, for "the quotes hold the word" ("pulling" in "pull", "snubbed" in
+    "snub")."""
+    for ending in ("ing", "ed"):
+        if len(term) > len(ending) + 3 and term.endswith(ending):
+            term = term[: -len(ending)]
+            break
+    # Both sides alike: "pull" and "pulling" -> "pul", "snub" and "snubbed" -> "snub".
+    return term[:-1] if len(term) > 3 and term[-1] == term[-2] else term
 
 
 def unknown_words(
