@@ -21,7 +21,13 @@ from retrieval.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.feeds", "bot.cogs.retention")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.library",
+    "bot.cogs.feeds",
+    "bot.cogs.retention",
+    "bot.cogs.watch",
+)
 
 
 class NewsBot(commands.Bot):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.watches import WatchStore
 from ingest.feeds import FeedPoller
 from ingest.fetching import Fetcher
 from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
+from retrieval.watching import TopicMatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class BotConfig:
     feed_posts_per_poll: int  # new stories posted per feed per poll, and on its first read
     max_file_bytes: int
     retention_days: int  # 0: keep every article
+    watches_per_user: int  # in one server
+    watches_per_server: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,8 @@ class BotServices:
     ingester: Ingester
     fetcher: Fetcher
     poller: FeedPoller
+    watches: WatchStore
+    matcher: TopicMatcher
 
     def close(self) -> None:
         """Let go of the store's writer lock; nothing may be written after this."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import BotConfig, BotServices
+from bot.watches import WatchStore
 from ingest.chunking import Chunker
 from ingest.feeds import FeedPoller, FeedStore
 from ingest.fetching import Fetcher
@@ -30,6 +31,7 @@ from retrieval.exported_embedders import OPENVINO_BATCH_SIZE, OnnxEmbedder, Open
 from retrieval.failpoints import Failpoints
 from retrieval.hybrid import FusionConfig
 from retrieval.llm_client import ChatClient
+from retrieval.watching import TopicMatcher
 from retrieval.written import Writer
 
 
@@ -208,11 +210,14 @@ def bot_config(settings: Settings) -> BotConfig:
         feed_posts_per_poll=settings.feeds.posts_per_poll,
         max_file_bytes=settings.ingest.max_file_bytes,
         retention_days=settings.storage.retention_days,
+        watches_per_user=settings.watch.watches_per_user,
+        watches_per_server=settings.watch.watches_per_server,
     )
 
 
 def bot_services(services: Services) -> BotServices:
-    fetcher = make_fetcher(services.settings.fetch)
+    settings = services.settings
+    fetcher = make_fetcher(settings.fetch)
     return BotServices(
         index=services.index,
         embedder=services.embedder,
@@ -220,6 +225,10 @@ def bot_services(services: Services) -> BotServices:
         ingester=services.ingester,
         fetcher=fetcher,
         poller=build_poller(services, fetcher),
+        watches=WatchStore.in_data_dir(settings.storage.data_dir),
+        matcher=TopicMatcher(
+            services.answerer, services.index, threshold=settings.watch.watch_threshold
+        ),
     )
 
 

@@ -158,6 +158,7 @@ class FeedsCog(commands.Cog):
     async def _post_new(self, feed: Feed, added: Sequence[ItemResult]) -> None:
         """Post a poll's new stories to the feed's channel; whatever goes wrong is logged, and
         never stops the polling or the command that added the feed."""
+        self.bot.dispatch("articles_added", added)  # for the topic watches (cogs/watch.py)
         if feed.posting.channel_id is None or feed.posting.paused or not added:
             return
         try:

@@ -1,5 +1,6 @@
 """Channels and messages: the REST routes the bot uses on them (send, edit, delete, read
-history, threads, reactions, typing, members, attachments) with Discord's permission checks,
+history, threads, reactions, typing, members, attachments) with Discord's permission checks
+(in DM channels: whether the user takes the bot's DMs),
 and how every message (the bot's or a user's) is built, recorded and dispatched to the
 gateway (blanked for sessions without the message_content intent)."""
 
@@ -14,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from .gateway import (
+    INTENT_DIRECT_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     GatewaySession,
 )
@@ -79,6 +81,7 @@ class MessageRoutes(RestPlumbing):
             msg.author is self.bot_user
             or self.bot_user in msg.mention_users
             or msg.interaction is not None
+            or msg.channel.is_dm  # the message_content intent never blanks DMs
         )
 
         def for_session(session: GatewaySession) -> dict[str, Any]:
@@ -88,7 +91,9 @@ class MessageRoutes(RestPlumbing):
             # messages that mention the bot.
             return {**full, "content": "", "embeds": [], "attachments": [], "components": []}
 
-        self.gateway.dispatch(event, for_session)
+        # Direct messages come with the direct-messages intent, not the guild-messages one.
+        intents = INTENT_DIRECT_MESSAGES if msg.channel.is_dm else None
+        self.gateway.dispatch(event, for_session, intents=intents)
 
     # -- message building ---------------------------------------------------------------------
 
@@ -96,7 +101,9 @@ class MessageRoutes(RestPlumbing):
         channel = self.channels.get(parse_id(request.match_info["channel_id"]))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        if channel.is_dm:
+            return channel  # the bot is always in its own DM channels
+        perms = channel_permissions(self.bot_member(channel.server), channel)
         if not perms & VIEW_CHANNEL:
             raise DiscordError(403, 50001, "Missing Access")
         return channel
@@ -221,14 +228,10 @@ class MessageRoutes(RestPlumbing):
         msg.deleted = True
         self.notifier.notify()
         if not msg.ephemeral:
-            self.gateway.dispatch(
-                "MESSAGE_DELETE",
-                {
-                    "id": str(msg.id),
-                    "channel_id": str(msg.channel.id),
-                    "guild_id": str(msg.guild.id),
-                },
-            )
+            deleted = {"id": str(msg.id), "channel_id": str(msg.channel.id)}
+            if msg.guild is not None:
+                deleted["guild_id"] = str(msg.guild.id)
+            self.gateway.dispatch("MESSAGE_DELETE", deleted)
 
     # -- REST: guilds, channels, messages -----------------------------------------------------
 
@@ -298,9 +301,23 @@ class MessageRoutes(RestPlumbing):
             "X-RateLimit-Scope": "user",
         }
 
+    def _check_dm_open(self, channel: FakeChannel) -> None:
+        """Discord delivers a bot's DM only to a user who shares a server with it and allows
+        DMs from server members; else 403, 50007."""
+        user = channel.recipient
+        assert user is not None
+        shares_guild = any(user.id in g.members for g in self.guilds.values())
+        if not (user.dms_open and shares_guild):
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+
     async def _post_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        if channel.is_dm:
+            self._check_dm_open(channel)
+            # Everything a DM carries is the bot's own: all of it is allowed, replies too.
+            perms = SEND_MESSAGES | READ_MESSAGE_HISTORY
+        else:
+            perms = channel_permissions(self.bot_member(channel.server), channel)
         send = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
         if not perms & send:
             raise DiscordError(403, 50013, "Missing Permissions")
@@ -335,7 +352,7 @@ class MessageRoutes(RestPlumbing):
                     "type": 0,
                     "message_id": str(reference.id),
                     "channel_id": str(channel.id),
-                    "guild_id": str(channel.guild.id),
+                    **({"guild_id": str(channel.guild.id)} if channel.guild else {}),
                 }
                 if reference
                 else None
@@ -356,9 +373,12 @@ class MessageRoutes(RestPlumbing):
     async def _delete_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
         msg = self._channel_message(request, channel)
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
-        if msg.author is not self.bot_user and not perms & MANAGE_MESSAGES:
-            raise DiscordError(403, 50013, "Missing Permissions")
+        if msg.author is not self.bot_user:
+            if channel.is_dm:
+                raise DiscordError(403, 50003, "Cannot execute action on a DM channel")
+            perms = channel_permissions(self.bot_member(channel.server), channel)
+            if not perms & MANAGE_MESSAGES:
+                raise DiscordError(403, 50013, "Missing Permissions")
         self._delete(msg)
         return no_content()
 
@@ -367,7 +387,7 @@ class MessageRoutes(RestPlumbing):
         msg = self._channel_message(request, channel)
         if channel.type not in (0, 5):
             raise DiscordError(400, 50024, "Cannot execute action on this channel type")
-        if not channel_permissions(self.bot_member(channel.guild), channel) & (
+        if not channel_permissions(self.bot_member(channel.server), channel) & (
             CREATE_PUBLIC_THREADS
         ):
             raise DiscordError(403, 50013, "Missing Permissions")
@@ -384,13 +404,13 @@ class MessageRoutes(RestPlumbing):
         # Discord gives a thread started from a message the message's id.
         thread = FakeChannel(
             id=msg.id,
-            guild=channel.guild,
+            guild=channel.server,
             name=name,
             type=11,
             parent=channel,
             owner_id=self.bot_user.id,
         )
-        channel.guild.channels[thread.id] = thread
+        channel.server.channels[thread.id] = thread
         self.channels[thread.id] = thread
         msg.thread = thread
         self.notifier.notify()
