@@ -1,17 +1,20 @@
 """Topic watches end to end: the real bot against the fake Discord (with DMs), the real model
-and Chroma. Members follow topics with /watch add, admins ingest articles with /ingest (the
-path the bot learns of new articles by, with the feed poller), and each new article about a
+and Chroma. Members follow topics with /watch add, admins ingest articles with /ingest or
+follow a feed (the two ways the bot learns of new articles), and each new article about a
 topic arrives by DM, or in the admin's channel, quoted verbatim with its citation."""
 
 from __future__ import annotations
 
 import json
+from email.utils import format_datetime
 
 from newsbot.services import Services
 from retrieval.models import Article
 from tests.fake_discord import FakeDiscord, FakeGuild, FakeMember, FakeMessage
 from tests.test_bot_feeds_e2e import MANAGE_GUILD, eventually, running
+from tests.test_feeds import rss
 from tests.test_watch import BINANCE, HARBOUR, OPENAI, OPENAI_COPY
+from tests.web_server import WebServer
 
 
 async def command(
@@ -59,13 +62,18 @@ async def test_a_watch_gets_new_articles_about_its_topic_by_dm_and_in_a_channel(
     bob = fake_discord.add_member(guild, name="bob")
     async with running(fake_discord, services, guild):
         added = await command(fake_discord, guild, bob, "watch add", {"topic": "OpenAI board"})
-        assert added.content.startswith("Watching: each new article about it goes to your DMs")
-        assert "OpenAI board" in added.content
+        assert added.content == (
+            "Watching: each new article about it goes to your DMs (make sure you accept direct "
+            "messages from this server's members).\n**#1** OpenAI board → your DMs"
+        )
         await command(fake_discord, guild, bob, "watch add", {"topic": "binance guilty plea"})
         posted = await command(
             fake_discord, guild, alice, "watch add", {"topic": "openai board", "channel": channel}
         )
-        assert f"goes to <#{channel.id}>" in posted.content
+        assert posted.content == (
+            f"Watching: each new article about it goes to <#{channel.id}>.\n"
+            f"**#3** openai board → <#{channel.id}>"
+        )
         # One ingest: an unrelated story, the OpenAI story and its syndicated copy, and a
         # Binance story last, so that its DM shows that everything before it was matched.
         report = await upload(fake_discord, guild, alice, HARBOUR, OPENAI, OPENAI_COPY, BINANCE)
@@ -187,3 +195,32 @@ async def test_caps_admin_channels_list_and_remove(
     }
     # A server's command, open to every member (the channel option is checked when run).
     assert synced["dm_permission"] is False and synced["default_member_permissions"] is None
+
+
+async def test_an_article_a_followed_feed_brings_in_reaches_the_watch(
+    fake_discord: FakeDiscord, services: Services, web: WebServer
+) -> None:
+    guild = fake_discord.add_guild(name="News")
+    alice = fake_discord.add_member(guild, name="alice", permissions=MANAGE_GUILD)
+    bob = fake_discord.add_member(guild, name="bob")
+
+    def entry(article: Article) -> dict[str, str]:
+        assert article.published is not None
+        return {
+            "title": article.title,
+            "link": article.url or "",
+            "date": format_datetime(article.published, usegmt=True),
+            "content": "".join(f"<p>{p}</p>" for p in article.body.split("\n")),
+        }
+
+    url = web.add("/rss", rss([]), content_type="application/rss+xml", etag='"v1"')
+    async with running(fake_discord, services, guild, feed_poll_seconds=0.3):
+        await command(fake_discord, guild, bob, "watch add", {"topic": "openai board"})
+        await command(fake_discord, guild, alice, "feeds add", {"url": url})
+        # The next poll finds two new entries: the watch gets the one about its topic.
+        items = [entry(BINANCE), entry(OPENAI)]
+        web.add("/rss", rss(items), content_type="application/rss+xml", etag='"v2"')
+        await eventually(lambda: len(dms(fake_discord, bob)) == 1)
+    (post,) = dms(fake_discord, bob)
+    assert post.embeds[0]["title"] == OPENAI.title
+    assert "board" in post.embeds[0]["description"]

@@ -26,7 +26,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.permissions import is_admin, require_admin
-from bot.render import trim
 from bot.scopes import visible_scopes
 from bot.watch_posts import hit_embed, list_text, where
 from bot.watches import Watch, topic_key
@@ -42,6 +41,7 @@ log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
 DMS_CLOSED = 50007  # Discord: "Cannot send messages to this user"
+CHOICE_LIMIT = 100  # an autocomplete choice's name
 
 
 def _undelivered(watch: Watch, exc: discord.HTTPException) -> str:
@@ -115,7 +115,9 @@ class WatchCog(commands.Cog):
             )
         )
         log.info("Guild %s: watch %d by %s", interaction.guild_id, watch.id, interaction.user.id)
-        shown = await self.bot.workers.answering.run(functools.partial(list_text, [watch], 0))
+        shown = await self.bot.workers.answering.run(
+            functools.partial(list_text, [watch], interaction.user.id)
+        )
         note = (
             " (make sure you accept direct messages from this server's members)"
             if channel is None
@@ -188,13 +190,15 @@ class WatchCog(commands.Cog):
                 self._is_admin(interaction),
             )
         )
+        # On the event loop: a few linear passes over strings of at most 100 characters.
         wanted = current.casefold()
         choices = []
         for w in watches:
             place = "DM" if w.channel_id is None else self._channel_name(w.channel_id)
-            name = trim(f"#{w.id} {w.topic} → {place}", 100)
+            name = f"#{w.id} {w.topic} → {place}"
             if wanted in name.casefold():
-                choices.append(app_commands.Choice(name=name, value=w.id))
+                shown = name if len(name) <= CHOICE_LIMIT else name[: CHOICE_LIMIT - 1] + "…"
+                choices.append(app_commands.Choice(name=shown, value=w.id))
         return choices[:25]
 
     def _channel_name(self, channel_id: int) -> str:
