@@ -160,7 +160,7 @@ def add(store: WatchStore, owner: int, topic: str, **options: object) -> int:
         "per_server": 3,
     }
     values.update(options)
-    return store.add(**values).id  # type: ignore[arg-type]
+    return store.add(**values).id
 
 
 def test_watches_are_capped_per_member_and_server_and_survive_reopening(tmp_path: Path) -> None:
