@@ -41,6 +41,7 @@ from retrieval.selection import (
     Linear,
     SelectorModel,
     answerable_features,
+    with_gaps,
 )
 
 ANSWERED_TARGET = 0.97
@@ -282,9 +283,8 @@ def train_with_floor(
             continue
         p1 = sigmoid(matrix(cands, FIRST_STAGE) @ w1)
         chosen = pick(cands, p1, n2, per_article)
-        picked_rows.append(
-            [{**cands[i], "f": {**cands[i]["f"], "first_stage": float(p1[i])}} for i in chosen]
-        )
+        gapped = with_gaps([{**cands[i]["f"], "first_stage": float(p1[i])} for i in chosen])
+        picked_rows.append([{**cands[i], "f": f} for i, f in zip(chosen, gapped, strict=True)])
     stage2 = [
         c
         for r, cs in zip(kept, picked_rows, strict=True)

@@ -26,6 +26,8 @@ EXTENSIONS = (
     "bot.cogs.library",
     "bot.cogs.feeds",
     "bot.cogs.retention",
+    "bot.cogs.feedback",
+    "bot.cogs.timeline",
     "bot.cogs.watch",
 )
 

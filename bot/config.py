@@ -4,6 +4,7 @@ services it uses. The bot reads no settings of its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.watches import WatchStore
 from ingest.feeds import FeedPoller
@@ -12,6 +13,8 @@ from ingest.pipeline import Ingester
 from retrieval.answering import Answerer
 from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
+from retrieval.feedback import FeedbackStore
+from retrieval.timeline import TimelineBuilder
 from retrieval.watching import TopicMatcher
 
 
@@ -37,16 +40,32 @@ class BotConfig:
     watches_per_server: int
 
 
+class MemberDataHolder(Protocol):
+    """Something kept about members, which /forget-me deletes."""
+
+    @property
+    def member_data_name(self) -> str:
+        """What it keeps, as the member is told ("votes")."""
+        ...
+
+    def remove_member(self, user_id: int) -> int:
+        """Delete what it keeps of this member; how many items that was."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class BotServices:
     index: ChromaIndex
     embedder: Embedder
     answerer: Answerer
+    timelines: TimelineBuilder
     ingester: Ingester
     fetcher: Fetcher
     poller: FeedPoller
+    feedback: FeedbackStore  # answers sent and members' votes on them
     watches: WatchStore
     matcher: TopicMatcher
+    member_data: tuple[MemberDataHolder, ...]  # everything /forget-me deletes
 
     def close(self) -> None:
         """Let go of the store's writer lock; nothing may be written after this."""

@@ -1,9 +1,10 @@
 """What a feed posts to its channel: the filter an admin gave (words or a phrase), which of a
-poll's new articles pass it, and each one's compact embed.
+poll's new articles pass it, each one's compact embed (naming the outlets of its syndicated
+copies), and the permissions the bot needs there.
 
-Everything here reads user input or article text (and escaping it runs regexes), so the cog
-runs it in a worker pool, never on the event loop. Matching is regex-free and linear in the
-text.
+The filter, the selection and the embeds read user input or article text (and escaping it
+runs regexes), so the cog runs them in a worker pool, never on the event loop. Matching is
+regex-free and linear in the text.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from datetime import datetime
 import discord
 
 from bot.render import DESCRIPTION_LIMIT, TITLE_LIMIT, link, safe, trim
-from ingest.reports import ItemResult
 from retrieval.errors import InputError
 from retrieval.models import StoredArticle
 from retrieval.sentences import iter_sentence_spans
+from retrieval.syndication import copy_outlets
 
 MAX_FILTER_CHARS = 200
 # The opening shown: the first sentence, and the second too while both fit in this.
@@ -71,7 +72,11 @@ class FeedFilter:
 class FeedPost:
     article: StoredArticle
     opening: str  # the first one or two sentences of its stored body, verbatim
-    also_reported_by: tuple[str, ...]  # outlets of its copies that came in the same poll
+    also_reported_by: tuple[str, ...]  # outlets of its syndicated copies
+
+
+def feed_post(article: StoredArticle, body: str, copies: Sequence[StoredArticle]) -> FeedPost:
+    return FeedPost(article, opening(body), copy_outlets(article.outlet, copies))
 
 
 def opening(body: str) -> str:
@@ -88,31 +93,36 @@ def opening(body: str) -> str:
 
 
 def select_posts(
-    added: Sequence[ItemResult],
-    articles: Mapping[str, StoredArticle],
+    stories: Sequence[StoredArticle],
     bodies: Mapping[str, str],
     feed_filter: FeedFilter | None,
     limit: int,
-) -> list[FeedPost]:
-    """The newest `limit` lead articles of a poll that pass the filter, oldest first. A copy
-    is never posted itself: it is named under its lead when both came in this poll."""
-    outlets: dict[str, list[str]] = {}
-    for item in added:
-        copy = articles.get(item.article_id or "")
-        if item.copy_of is not None and copy is not None and copy.outlet:
-            outlets.setdefault(item.copy_of, []).append(copy.outlet)
-    posts = []
-    for item in added:
-        article = articles.get(item.article_id or "")
-        if item.copy_of is not None or article is None:
-            continue
-        body = bodies.get(article.id, "")
-        if feed_filter is not None and not feed_filter.matches(article.title, body):
-            continue
-        others = dict.fromkeys(o for o in outlets.get(article.id, ()) if o != article.outlet)
-        posts.append(FeedPost(article, opening(body), tuple(others)))
-    posts.sort(key=lambda p: p.article.published or p.article.ingested_at)
-    return posts[-limit:]
+) -> list[StoredArticle]:
+    """The newest `limit` of a poll's new stories (its lead articles: a copy is named under
+    its lead, never posted itself) that pass the filter, oldest first."""
+    passed = [
+        story
+        for story in stories
+        if feed_filter is None or feed_filter.matches(story.title, bodies.get(story.id, ""))
+    ]
+    passed.sort(key=lambda story: story.published or story.ingested_at)
+    return passed[-limit:]
+
+
+# What the bot must be allowed in a channel to post a feed there, as Discord names it. Each
+# needs the one before: without it Discord (and discord.py's permissions_for) drops it too.
+POSTING_PERMISSIONS = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),
+)
+
+
+def missing_permission(channel: discord.abc.GuildChannel) -> str | None:
+    """The first posting permission the bot lacks in `channel` (by what it knows of the
+    server), or None."""
+    granted = channel.permissions_for(channel.guild.me)
+    return next((name for flag, name in POSTING_PERMISSIONS if not getattr(granted, flag)), None)
 
 
 def _timestamp(value: datetime) -> str:

@@ -16,8 +16,10 @@ import discord
 
 from ingest.forgetting import Forgotten
 from ingest.reports import IngestReport, Status
+from retrieval.coverage import Coverage, CoverageGroup
 from retrieval.models import Answer, Citation, ShortAnswer, StoredArticle
 from retrieval.sentences import iter_sentence_spans
+from retrieval.timeline import Timeline
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_LIMIT = 2000
@@ -33,6 +35,12 @@ EMBED_TOTAL_LIMIT = 6000
 WRITTEN_LIMIT = 1000
 # Sources shown as fields; the rest are counted ("and N more sources").
 MAX_SOURCE_FIELDS = 10
+# A timeline line shows this much of its quote (`newsbot timeline` shows it whole).
+TIMELINE_QUOTE_CHARS = 300
+# Room each timeline embed keeps for its footer ("2/3 · Searched ...") and for the line that
+# counts the entries it leaves out.
+TIMELINE_FOOTER_ROOM = 120
+TIMELINE_NOTE_ROOM = 120
 ANSWER_COLOUR = discord.Colour.blurple()
 NO_ANSWER_COLOUR = discord.Colour.light_grey()
 
@@ -194,6 +202,80 @@ def answer_embed(answer: Answer) -> discord.Embed:
     return embed
 
 
+def timeline_embeds(timeline: Timeline, *, threads: bool) -> list[discord.Embed]:
+    """The timeline as embeds within Discord's limits: its entries as lines ("date — “quote”
+    [n]"), each entry's source as a field beside it. The first embed is the reply; with
+    `threads` the others continue it (in a thread), else it ends by counting the entries
+    it leaves out."""
+    title = trim(f"Timeline: {safe(timeline.topic)}", TITLE_LIMIT)
+    searched = (
+        f"Searched {timeline.articles_searched} articles · "
+        f"newest {_date(timeline.newest_published)}"
+    )
+    if not timeline.entries:
+        embed = discord.Embed(
+            title=title,
+            description="No ingested article covers this."
+            + ("\nThe nearest articles are:" if timeline.nearest else ""),
+            colour=NO_ANSWER_COLOUR,
+        )
+        embed.set_footer(text=searched)
+        _add_sources(embed, timeline.nearest)
+        return [embed]
+    sources = {c.n: _source_field(c) for c in timeline.citations}
+    items = [
+        (
+            f"**{entry.day}** — “{trim(safe(entry.quote.text), TIMELINE_QUOTE_CHARS)}” "
+            f"[{entry.quote.citation}]",
+            sources[entry.quote.citation],
+        )
+        for entry in timeline.entries
+    ]
+    pages = _timeline_pages(items, len(title) + TIMELINE_FOOTER_ROOM)
+    if not threads and len(pages) > 1:
+        rest = sum(len(page) for page in pages[1:])
+        more = f"{rest} more entr{'ies' if rest > 1 else 'y'}"
+        note = f"…and {more}: `newsbot timeline` shows the whole timeline."
+        pages = [[*pages[0], (note, None)]]
+    embeds = []
+    for i, page in enumerate(pages, start=1):
+        embed = discord.Embed(
+            title=title,
+            description="\n".join(line for line, _ in page),
+            colour=ANSWER_COLOUR,
+        )
+        for _, field in page:
+            if field is not None:
+                embed.add_field(name=field[0], value=field[1], inline=False)
+        embed.set_footer(text=f"{i}/{len(pages)} · {searched}" if len(pages) > 1 else searched)
+        embeds.append(embed)
+    return embeds
+
+
+def _timeline_pages(
+    items: Sequence[tuple[str, tuple[str, str]]], fixed: int
+) -> list[list[tuple[str, tuple[str, str] | None]]]:
+    """Entries (line, source field) cut into embeds: each within the description's and the
+    embed's limits and the field count, with `fixed` characters (title, footer) and room
+    for the note counting what is left out."""
+    pages: list[list[tuple[str, tuple[str, str] | None]]] = [[]]
+    description = total = 0
+    for line, field in items:
+        size = len(line) + 1
+        field_size = len(field[0]) + len(field[1])
+        if pages[-1] and (
+            description + size > DESCRIPTION_LIMIT - TIMELINE_NOTE_ROOM
+            or fixed + total + size + field_size > EMBED_TOTAL_LIMIT - TIMELINE_NOTE_ROOM
+            or len(pages[-1]) >= FIELDS_LIMIT
+        ):
+            pages.append([])
+            description = total = 0
+        pages[-1].append((line, field))
+        description += size
+        total += size + field_size
+    return pages
+
+
 def sources_embed(
     articles: Sequence[StoredArticle], *, total: int, query: str | None
 ) -> discord.Embed:
@@ -249,3 +331,77 @@ def forgotten_text(forgotten: Forgotten) -> str:
         copy = forgotten.promoted
         text += f" Its copy from {safe(copy.outlet or copy.title)} now stands in for it."
     return text
+
+
+def _nearest_line(c: Citation) -> str:
+    line = (
+        f"{safe(trim(c.title, 150))} ({safe(c.outlet or 'unknown outlet')}, {_date(c.published)})"
+    )
+    if linked := link(c.url):
+        line += f" {linked}"
+    return line
+
+
+def _coverage_field(n: int, group: CoverageGroup) -> tuple[str, str]:
+    name = trim(f"{n}. “{safe(group.questions[0])}”", FIELD_NAME_LIMIT)
+    votes = group.votes
+    lines = [
+        f"Asked {group.count}× · declined {group.declined} · wrong quote {votes.wrong_quote}"
+        f" · didn't answer {votes.didnt_answer} · helpful {votes.helpful}"
+    ]
+    others = [f"“{safe(trim(q, 150))}”" for q in group.questions[1:3]]
+    if others:
+        more = len(group.questions) - 1 - len(others)
+        lines.append("Also asked: " + ", ".join(others) + (f" and {more} more" if more else ""))
+    if group.nearest:
+        lines.append("Nearest articles:")
+        lines += [f"• {_nearest_line(c)}" for c in group.nearest[:3]]
+    else:
+        lines.append("No ingested article comes near it.")
+    value = ""
+    for line in lines:  # whole lines while they fit
+        if len(value) + len(line) + 1 > FIELD_VALUE_LIMIT:
+            break
+        value += ("\n" if value else "") + line
+    return name, value or trim(lines[0], FIELD_VALUE_LIMIT)
+
+
+def coverage_embed(report: Coverage, *, days: int | None) -> discord.Embed:
+    """/coverage: the groups of questions declined or marked, most asked first."""
+    period = f" in the last {days} day{'s' if days != 1 else ''}" if days else ""
+    embed = discord.Embed(title=f"Coverage gaps{period}", colour=NO_ANSWER_COLOUR)
+    if not report.groups:
+        embed.description = (
+            f"No question asked here{period} was declined or marked “Wrong quote” or "
+            "“Didn't answer” by members."
+        )
+        return embed
+    embed.description = (
+        f"{report.questions} question{'s' if report.questions != 1 else ''} asked here{period} "
+        f"{'were' if report.questions != 1 else 'was'} declined or marked “Wrong quote” or "
+        f"“Didn't answer”, in {report.total_groups} group"
+        f"{'s' if report.total_groups != 1 else ''} by meaning, the most asked first. "
+        "Feeds that cover them (`/feeds add`) close the gaps."
+    )
+    shown = 0
+    for n, group in enumerate(report.groups, start=1):
+        if shown >= FIELDS_LIMIT - 1:
+            break
+        name, value = _coverage_field(n, group)
+        if len(embed) + len(name) + len(value) > EMBED_TOTAL_LIMIT - 64:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    rest = report.total_groups - shown
+    if rest > 0:
+        embed.add_field(name="…", value=f"and {rest} more group{'s' if rest > 1 else ''}")
+    return embed
+
+
+def forget_me_text(removed: Sequence[tuple[str, int]]) -> str:
+    """What /forget-me deleted: (what, how many) for each kind of member data."""
+    counts = ", ".join(f"{what}: {count}" for what, count in removed)
+    return (
+        f"Deleted everything newsbot kept about you ({counts}). The questions asked of "
+        "newsbot are kept without who asked them."
+    )

@@ -14,3 +14,9 @@ def visible_scopes(guild_id: int | None) -> tuple[str, ...]:
     if guild_id is None:
         return (GLOBAL_SCOPE,)
     return (GLOBAL_SCOPE, guild_scope(guild_id))
+
+
+def home_scope(guild_id: int | None) -> str:
+    """Where what is asked in a Discord place belongs: its server's scope, or the global
+    scope outside servers (direct messages)."""
+    return guild_scope(guild_id) if guild_id is not None else GLOBAL_SCOPE

@@ -16,7 +16,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.quotas import QuotaError
 from retrieval.dates import parse_stored_time
@@ -68,6 +68,9 @@ def topic_key(topic: str) -> str:
 
 class WatchStore:
     """The watches file. Each call opens its own connection, so any thread may use it."""
+
+    # What /forget-me calls what this keeps of a member (bot/config.py, MemberDataHolder).
+    member_data_name: ClassVar[str] = "topic watches"
 
     def __init__(self, path: Path) -> None:
         self.path = path

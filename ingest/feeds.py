@@ -8,8 +8,9 @@ feed's full content when it carries the article, else from the entry's page.
 
 Feeds, their state and the entries already seen live in a small SQLite file next to the
 index (DATA_DIR/feeds.sqlite3), so they survive restarts. A feed may also be posted to a
-Discord channel: its posting settings are stored here, and each poll reports the articles it
-added, but posting itself is the bot's job (bot/cogs/feeds.py).
+Discord channel: its posting settings and the stories owed to its channel are stored here
+(ingest/feed_outbox.py: each poll records what it added there), but posting itself is the
+bot's job (bot/cogs/feeds.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 import feedparser
 
 from ingest.decoding import declares_dtd
+from ingest.feed_outbox import POSTS_SCHEMA, PostOutbox, drop_unsent, moved, record_arrivals
 from ingest.fetching import FEED_TYPES, TEXT_TYPES, Fetcher, FetchError
 from ingest.loaders import Loaded, LoadFailure, LoadItem, article_from_text, extract_html
 from ingest.pipeline import Ingester
@@ -277,24 +279,26 @@ _FEED_COLUMNS = (
 
 
 class FeedStore:
-    """The feeds file. Each call opens its own connection, so any thread may use it."""
+    """The feeds file. Each call opens its own connection, so any thread may use it. Its
+    `posts` are the stories owed to the feeds' channels (ingest/feed_outbox.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        with self.transaction() as db:
+            db.executescript(_SCHEMA + POSTS_SCHEMA)
             present = {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
             for name, kind in _ADDED_COLUMNS:
                 if name not in present:
                     db.execute(f"ALTER TABLE feeds ADD COLUMN {name} {kind}")
+        self.posts = PostOutbox(self.transaction)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> FeedStore:
         return cls(data_dir / "feeds.sqlite3")
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=30)) as db:
             db.execute("PRAGMA foreign_keys = ON")
             with db:  # one transaction
@@ -309,7 +313,7 @@ class FeedStore:
         now: datetime,
         posting: Posting = INGEST_ONLY,
     ) -> Feed:
-        with self._connect() as db:
+        with self.transaction() as db:
             try:
                 db.execute(
                     "INSERT INTO feeds (url, url_key, scope, title, added_at, next_poll) "
@@ -326,16 +330,27 @@ class FeedStore:
         return found
 
     def set_posting(self, feed_id: int, posting: Posting) -> None:
-        self.update(
-            feed_id,
-            post_channel_id=posting.channel_id,
-            post_filter=posting.post_filter,
-            posting_paused=int(posting.paused),
-            pause_reason=posting.pause_reason,
-        )
+        with self.transaction() as db:
+            before = db.execute("SELECT post_channel_id FROM feeds WHERE id = ?", (feed_id,))
+            (channel_before,) = before.fetchone() or (None,)
+            db.execute(
+                "UPDATE feeds SET post_channel_id = ?, post_filter = ?, posting_paused = ?, "
+                "pause_reason = ? WHERE id = ?",
+                (
+                    posting.channel_id,
+                    posting.post_filter,
+                    int(posting.paused),
+                    posting.pause_reason,
+                    feed_id,
+                ),
+            )
+            if not posting.active:
+                drop_unsent(db, feed_id)
+            elif posting.channel_id != channel_before:
+                moved(db, feed_id)
 
     def find(self, url: str, scope: str) -> Feed | None:
-        with self._connect() as db:
+        with self.transaction() as db:
             row = db.execute(
                 f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url_key = ? AND scope = ?",
                 (normalize_url(url), scope),
@@ -343,7 +358,7 @@ class FeedStore:
         return _feed(row) if row else None
 
     def get(self, feed_id: int) -> Feed | None:
-        with self._connect() as db:
+        with self.transaction() as db:
             row = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", (feed_id,))
             found = row.fetchone()
         return _feed(found) if found else None
@@ -351,12 +366,12 @@ class FeedStore:
     def remove(self, url: str, scope: str) -> Feed | None:
         found = self.find(url, scope)
         if found is not None:
-            with self._connect() as db:
+            with self.transaction() as db:
                 db.execute("DELETE FROM feeds WHERE id = ?", (found.id,))
         return found
 
     def feeds(self, scopes: Sequence[str] | None = None) -> list[Feed]:
-        with self._connect() as db:
+        with self.transaction() as db:
             rows = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY added_at, id")
             feeds = [_feed(row) for row in rows.fetchall()]
         return [f for f in feeds if scopes is None or f.scope in scopes]
@@ -365,30 +380,38 @@ class FeedStore:
         return [f for f in self.feeds() if f.next_poll <= now]
 
     def entry_states(self, feed_id: int) -> dict[str, tuple[str, int]]:
-        with self._connect() as db:
+        with self.transaction() as db:
             rows = db.execute(
                 "SELECT key, state, attempts FROM entries WHERE feed_id = ?", (feed_id,)
             ).fetchall()
         return {key: (state, attempts) for key, state, attempts in rows}
 
     def record_entries(
-        self, feed_id: int, outcomes: Sequence[tuple[str, str, int, str | None]], now: datetime
+        self,
+        feed_id: int,
+        outcomes: Sequence[tuple[str, str, int, str | None]],
+        now: datetime,
+        added: Sequence[ItemResult] = (),
     ) -> None:
-        """(key, state, attempts, reason) of each entry handled by a poll."""
-        with self._connect() as db:
+        """(key, state, attempts, reason) of each entry handled by a poll, and the articles
+        it added: new stories for the feed's channel, and copies of posted ones."""
+        leads = [i.article_id for i in added if i.article_id and i.copy_of is None]
+        copied = [i.copy_of for i in added if i.copy_of is not None]
+        with self.transaction() as db:
             db.executemany(
                 "INSERT INTO entries (feed_id, key, state, attempts, reason, seen_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (feed_id, key) DO UPDATE SET "
                 "state = excluded.state, attempts = excluded.attempts, reason = excluded.reason",
                 [(feed_id, k, s, a, r, now.isoformat()) for k, s, a, r in outcomes],
             )
+            record_arrivals(db, feed_id, leads, copied, now)
 
     def update(self, feed_id: int, **values: object) -> None:
         allowed = set(_FEED_COLUMNS.split(", ")) - {"id", "url", "scope", "added_at"}
         assert set(values) <= allowed, set(values) - allowed
         assignments = ", ".join(f"{name} = ?" for name in values)
         params = [v.isoformat() if isinstance(v, datetime) else v for v in values.values()]
-        with self._connect() as db:
+        with self.transaction() as db:
             db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?", (*params, feed_id))
 
 
@@ -622,8 +645,8 @@ class FeedPoller:
                 errors.append(f"{done.source}: {done.reason}")
             else:
                 outcomes.append((entry.key, "done", attempts, None))
-        self.store.record_entries(feed.id, outcomes, now)
         result = PollResult(feed, report)
+        self.store.record_entries(feed.id, outcomes, now, result.added)
         retrying = any(state == "retry" for _, state, _, _ in outcomes)
         values: dict[str, object] = {
             "title": parsed.title or feed.title,

@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -135,16 +135,19 @@ def _per_line(value: str, key: str, run: Callable[[str], R]) -> Iterator[tuple[s
         yield line, result
 
 
-def _filter_options(func: F) -> F:
+def _date_options(func: F) -> F:
     func = click.option(
         "--until", metavar="DATE", help="Only articles published on or before DATE (YYYY-MM-DD)."
     )(func)
-    func = click.option(
+    return click.option(
         "--since", metavar="DATE", help="Only articles published on or after DATE (YYYY-MM-DD)."
     )(func)
+
+
+def _filter_options(func: F) -> F:
     return click.option(
         "--source", multiple=True, metavar="OUTLET", help="Only articles from OUTLET (repeatable)."
-    )(func)
+    )(_date_options(func))
 
 
 def _article_json(source: str, article: Article) -> dict[str, object]:
@@ -397,6 +400,33 @@ def search(
             for rank, p in enumerate(passages, start=1):
                 _echo(f"{rank:>2}. {p.score:.3f}  {p.title} ({p.outlet or '-'})")
                 _echo("    " + " ".join(p.text.split())[:200])
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@_date_options
+@click.pass_obj
+def timeline(
+    state: _State, topic: str, as_json: bool, since: str | None, until: str | None
+) -> None:
+    """A story's key developments in date order: for each article about TOPIC, the sentence
+    that states it, quoted verbatim, with the numbered sources (at most
+    NEWSBOT_TIMELINE_MAX_ENTRIES entries, the most relevant).
+
+    \b
+    Examples:
+      newsbot timeline "the FTX trial"
+      newsbot timeline --json --since 2023-11-01 "OpenAI board fires Sam Altman"
+    """
+    from newsbot.render import render_timeline
+
+    filters = _filters((), since, until)
+    found = state.services.timelines.build(topic, filters=filters)
+    if as_json:
+        _emit(found.to_json())
+    else:
+        _echo(render_timeline(found))
 
 
 @main.command()
@@ -672,6 +702,46 @@ def _print_poll(result: PollResult, as_json: bool, *, verb: str) -> None:
     for item in report.items:
         if item.reason:
             _echo(f"  failed: {item.source}: {item.reason}", err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+@click.option("--days", type=click.IntRange(1), help="Only questions asked in the last N days.")
+@click.option(
+    "--server", type=int, metavar="ID", help="Only this Discord server's questions (default: all)."
+)
+@click.pass_obj
+def coverage(state: _State, as_json: bool, days: int | None, server: int | None) -> None:
+    """Questions the bot declined or that members marked "Wrong quote" or "Didn't answer"
+    (the buttons under each answer in Discord), grouped by meaning, with how often each was
+    asked and the articles nearest it: the news to add feeds for. Works beside the bot.
+
+    \b
+    Examples:
+      newsbot coverage
+      newsbot coverage --json --days 30 --server 123456789012345678
+    """
+    from bot.scopes import guild_scope, visible_scopes
+    from newsbot.render import render_coverage
+    from retrieval.coverage import coverage as coverage_report
+    from retrieval.feedback import FeedbackStore
+
+    services = state.services
+    since = datetime.now(UTC) - timedelta(days=days) if days else None
+    # A server's questions, nearest among the articles it sees; else all of them.
+    scopes = (guild_scope(server),) if server is not None else None
+    filters = SearchFilters(scopes=visible_scopes(server) if server is not None else None)
+    report = coverage_report(
+        FeedbackStore.in_data_dir(state.settings.storage.data_dir),
+        services.embedder,
+        functools.partial(services.answerer.nearest, filters=filters),
+        scopes=scopes,
+        since=since,
+    )
+    if as_json:
+        _emit(report.to_json())
+    else:
+        _echo(render_coverage(report))
 
 
 @main.command()

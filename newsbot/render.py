@@ -6,7 +6,9 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 
+from retrieval.coverage import Coverage
 from retrieval.models import Answer, Citation, StoredArticle
+from retrieval.timeline import Timeline
 
 _WIDTH = 88
 
@@ -84,6 +86,33 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def render_timeline(timeline: Timeline) -> str:
+    lines = [f"Timeline: {timeline.topic}", ""]
+    if timeline.entries:
+        for entry in timeline.entries:
+            quote = entry.quote
+            lines.append(
+                textwrap.fill(
+                    f"{entry.day}  “{quote.text}” [{quote.citation}]",
+                    width=_WIDTH,
+                    subsequent_indent=" " * 12,
+                )
+            )
+        lines.extend(["", "Sources:"])
+        lines.extend(citation_line(c) for c in timeline.citations)
+    else:
+        lines.append("No ingested article covers this.")
+        if timeline.nearest:
+            lines.append("Nearest articles:")
+            lines.extend(citation_line(c) for c in timeline.nearest)
+    lines.append("")
+    lines.append(
+        f"Searched {timeline.articles_searched} articles "
+        f"(newest {_date(timeline.newest_published)})."
+    )
+    return "\n".join(lines)
+
+
 def render_sources(articles: Sequence[StoredArticle]) -> str:
     if not articles:
         return "No articles are ingested yet: run `newsbot ingest PATH`."
@@ -96,3 +125,30 @@ def render_sources(articles: Sequence[StoredArticle]) -> str:
             row += f"\n            {a.url}"
         rows.append(row)
     return "\n".join(rows)
+
+
+def render_coverage(report: Coverage) -> str:
+    """`newsbot coverage`: the groups of questions declined or marked, most asked first."""
+    if not report.groups:
+        return "No question was declined or marked “Wrong quote” or “Didn't answer”."
+    lines = [
+        f"{report.questions} questions declined or marked “Wrong quote” or “Didn't answer”, "
+        f"in {report.total_groups} groups by meaning, the most asked first:",
+        "",
+    ]
+    for n, group in enumerate(report.groups, start=1):
+        votes = group.votes
+        lines.append(f"{n}. “{group.questions[0]}”")
+        lines.append(
+            f"   asked {group.count}×, declined {group.declined}; votes: helpful "
+            f"{votes.helpful}, wrong quote {votes.wrong_quote}, didn't answer "
+            f"{votes.didnt_answer}; last asked {group.last_asked:%Y-%m-%d %H:%M} UTC"
+        )
+        lines.extend(f"   also asked: “{q}”" for q in group.questions[1:])
+        if group.nearest:
+            lines.append("   nearest articles:")
+            lines.extend(textwrap.indent(citation_line(c), "   ") for c in group.nearest)
+        else:
+            lines.append("   no ingested article comes near it")
+        lines.append("")
+    return "\n".join(lines).rstrip()

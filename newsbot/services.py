@@ -29,8 +29,10 @@ from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import TORCH_BACKENDS, Embedder, SentenceTransformerEmbedder
 from retrieval.exported_embedders import OPENVINO_BATCH_SIZE, OnnxEmbedder, OpenVinoEmbedder
 from retrieval.failpoints import Failpoints
+from retrieval.feedback import FeedbackStore
 from retrieval.hybrid import FusionConfig
 from retrieval.llm_client import ChatClient
+from retrieval.timeline import TimelineBuilder
 from retrieval.watching import TopicMatcher
 from retrieval.written import Writer
 
@@ -42,6 +44,7 @@ class Services:
     index: ChromaIndex
     ingester: Ingester
     answerer: Answerer
+    timelines: TimelineBuilder
 
     def close(self) -> None:
         """Let go of the store's writer lock; nothing may be written after this."""
@@ -165,6 +168,12 @@ def build_services(
         answer_threshold=retrieval.answer_threshold,
         writer=make_writer(settings.llm),
     )
+    timelines = TimelineBuilder(
+        answerer,
+        index,
+        max_entries=retrieval.timeline_max_entries,
+        max_topic_chars=retrieval.max_question_chars,
+    )
     ingester = Ingester(index, embedder, chunker, tracker=SyndicationTracker(index))
     pending = index.pending_repair
     if pending is not None and (pending.needs_embedding or pending.stranded_copies):
@@ -175,6 +184,7 @@ def build_services(
         index=index,
         ingester=ingester,
         answerer=answerer,
+        timelines=timelines,
     )
 
 
@@ -218,17 +228,22 @@ def bot_config(settings: Settings) -> BotConfig:
 def bot_services(services: Services) -> BotServices:
     settings = services.settings
     fetcher = make_fetcher(settings.fetch)
+    feedback = FeedbackStore.in_data_dir(settings.storage.data_dir)
+    watches = WatchStore.in_data_dir(settings.storage.data_dir)
     return BotServices(
         index=services.index,
         embedder=services.embedder,
         answerer=services.answerer,
+        timelines=services.timelines,
         ingester=services.ingester,
         fetcher=fetcher,
         poller=build_poller(services, fetcher),
-        watches=WatchStore.in_data_dir(settings.storage.data_dir),
+        feedback=feedback,
+        watches=watches,
         matcher=TopicMatcher(
             services.answerer, services.index, threshold=settings.watch.watch_threshold
         ),
+        member_data=(feedback, watches),
     )
 
 

@@ -142,6 +142,9 @@ class RetrievalSettings(BaseSettings):
     question_hints: bool = Field(
         default=True, description="Read outlets and times named in questions as filters."
     )
+    timeline_max_entries: int = Field(
+        default=20, ge=1, le=100, description="Entries of a story timeline (/timeline)."
+    )
 
     @model_validator(mode="after")
     def _some_retrieval(self) -> RetrievalSettings:

@@ -41,7 +41,8 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (
         AnswerType.AMOUNT,
         re.compile(
-            r"\bhow much\b|\bhow expensive\b|\bprize money\b|\bwhat(?:'s|s| is| was| were| will)?"
+            r"\bhow much\b(?!\s+(?:of|more|longer|bigger|higher)\b)|\bhow expensive\b|"
+            r"\bprize money\b|\bwhat(?:'s|s| is| was| were| will)?"
             r"\s+(?:be\s+)?(?:the\s+|its\s+|their\s+|his\s+|her\s+)?(?:\w+\s+){0,2}?"
             r"(?:price|cost|value|valuation|amount|fine|salary|revenue|prize|budget|fee|sum|"
             r"worth|profit|loss|sales|funding|penalty|bail|deal worth|payout|bid)s?\b|"
@@ -54,7 +55,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         re.compile(
             r"\bhow many\b|\bhow old\b|\bwhat age\b|\bhow long\b|\bhow far\b|\bhow tall\b|"
             r"\bwhat (?:percentage|percent|share|proportion|number|rate)\b|\bnumber of\b|"
-            r"\bhow (?:big|large|high|fast)\b|\bby how much\b",
+            r"\bhow (?:big|large|high|fast)\b|\bby how much\b|\bhow much (?:of|more|longer)\b",
             _Q,
         ),
     ),
@@ -98,12 +99,57 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
 )
 
 
+# Asked without a question word ("uber q3 revenue", "ohtani contract"): the figure itself.
+_BARE_AMOUNT = re.compile(
+    r"\b(?:revenue|revenues|price|prices|cost|salary|valuation|fine|funding|profit|earnings|"
+    r"eps|sales|contract|payout|settlement|bail|net worth)\b",
+    _Q,
+)
+_QUESTION_WORD = re.compile(
+    r"\b(?:what|whats|why|when|who|whom|whose|where|which|how|did|does|do|is|was|were|are|"
+    r"has|have|had|will|can|could|should|tell|explain|any)\b",
+    _Q,
+)
+# Question words as they are mistyped ("waht time", "how mcuh"): read as meant.
+_TYPOS = {
+    "waht": "what",
+    "wht": "what",
+    "wat": "what",
+    "whta": "what",
+    "hwat": "what",
+    "wats": "whats",
+    "hwo": "how",
+    "hw": "how",
+    "whne": "when",
+    "wehn": "when",
+    "wen": "when",
+    "hwen": "when",
+    "whos": "who's",
+    "woh": "who",
+    "wher": "where",
+    "whre": "where",
+    "mcuh": "much",
+    "muhc": "much",
+    "mnay": "many",
+    "mant": "many",
+    "mayn": "many",
+    "yaer": "year",
+    "ydear": "year",
+    "scroe": "score",
+    "socre": "score",
+}
+_TYPO = re.compile(r"\b(?:" + "|".join(_TYPOS) + r")\b", _Q)
+
+
 @lru_cache(maxsize=4096)
 def expected_type(question: str) -> AnswerType:
     """The kind of answer the question asks for (NONE when it names none)."""
+    question = _TYPO.sub(lambda m: _TYPOS[m.group().lower()], question)
     for answer_type, pattern in _QUESTION_TYPES:
         if pattern.search(question):
             return answer_type
+    if not _QUESTION_WORD.search(question) and _BARE_AMOUNT.search(question):
+        return AnswerType.AMOUNT
     return AnswerType.NONE
 
 
@@ -117,7 +163,8 @@ _NUMBER_WORDS = (
 )
 _MONEY = re.compile(
     rf"(?:[$€£¥₹]|\b(?:US|USD|EUR|GBP|Rs\.?|C|A|HK)\$?\s?){_NUM}{_SCALE}"
-    rf"|\b{_NUM}{_SCALE}\s?(?:dollars|euros|pounds|yen|yuan|rupees|francs|usd|eur|gbp)\b",
+    rf"|\b{_NUM}{_SCALE}\s?(?:dollars|euros|pounds|yen|yuan|rupees|francs|usd|eur|gbp|cents|"
+    r"pence|p)\b",
     re.IGNORECASE,
 )
 # A number and the word it counts ("10 points"), not a word that merely follows it.

@@ -53,6 +53,7 @@ from retrieval.selection import (
     log_words,
     rank_score,
     weighted_share,
+    with_gaps,
 )
 from retrieval.sentences import iter_sentence_spans
 from retrieval.syndication import with_copies
@@ -203,6 +204,13 @@ class Answerer:
         """The k best chunks for a question, ranked; what `answer` quotes from."""
         text = self.check_question(query)
         return self._retrieve(text, k or self._top_k, filters)[0]
+
+    def nearest(
+        self, question: str, *, filters: SearchFilters | None = None
+    ) -> tuple[Citation, ...]:
+        """The articles nearest a question, as a decline lists them ("the nearest articles
+        are"), with the outlets of their copies."""
+        return with_copies(_nearest(self.search(question, filters=filters)), self._index)
 
     def _retrieve(
         self, text: str, k: int, filters: SearchFilters | None
@@ -480,10 +488,15 @@ class Answerer:
             seen.add(c.text)
             taken[c.passage.article_id] += 1
             picked.append(entry)
-        sims = self._sentence_similarities(question, [c.text for _, c, _ in picked])
+        sims = self.sentence_similarities(question, [c.text for _, c, _ in picked])
+        fulls = with_gaps(
+            [
+                {**features, "sentence_similarity": sim, "first_stage": p1}
+                for (p1, _, features), sim in zip(picked, sims, strict=True)
+            ]
+        )
         scored = []
-        for (p1, c, features), sim in zip(picked, sims, strict=True):
-            full = {**features, "sentence_similarity": sim, "first_stage": p1}
+        for (_, c, _), full in zip(picked, fulls, strict=True):
             prior = ATTRIBUTION_PRIOR if c.attributed else 0.0
             scored.append(ScoredCandidate(c, full, model.second.probability(full, prior=prior)))
         scored.sort(key=lambda s: s.probability, reverse=True)
@@ -510,7 +523,7 @@ class Answerer:
                     self._query_vectors.popitem(last=False)
         return found
 
-    def _sentence_similarities(self, question: str, sentences: list[str]) -> list[float]:
+    def sentence_similarities(self, question: str, sentences: list[str]) -> list[float]:
         """Cosine of the question with each sentence, judged on its first SENTENCE_WORDS
         words (the cost of the model grows with length; vectors of recent sentences are
         kept: follow-up questions meet the same ones)."""

@@ -46,7 +46,23 @@ FIRST_STAGE = (
     "missing_key",  # a key word of the question (rare in the index) is not in the article
     "unknown_word",  # a word of the question is in no stored chunk (and is not a typo)
 )
-SECOND_STAGE = (*FIRST_STAGE, "sentence_similarity", "first_stage")
+# The second stage also reads each signal against the best of the question's other
+# candidates ("the most similar sentence of the few", not "similar enough"): what tells the
+# answer from its neighbours is how it stands among them.
+RELATIVE = (
+    "sentence_similarity",
+    "coverage",
+    "key_coverage",
+    "first_stage",
+    "chunk_similarity",
+    "type_found",
+)
+SECOND_STAGE = (
+    *FIRST_STAGE,
+    "sentence_similarity",
+    "first_stage",
+    *(f"{name}_gap" for name in RELATIVE),
+)
 # Whether the question can be answered at all, from its best candidates.
 ANSWERABLE = (
     "best",  # the second stage's best probability
@@ -121,6 +137,12 @@ class SelectorModel:
             "answer_threshold": self.answer_threshold,
             "quote_threshold": self.quote_threshold,
         }
+
+
+def with_gaps(features: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+    """Each candidate's RELATIVE signals less the best of the candidates (0 for the best)."""
+    best = {n: max((f.get(n, 0.0) for f in features), default=0.0) for n in RELATIVE}
+    return [{**f, **{f"{n}_gap": f.get(n, 0.0) - best[n] for n in RELATIVE}} for f in features]
 
 
 def weighted_share(found: AbstractSet[str], weights: Mapping[str, float]) -> float:

@@ -19,13 +19,16 @@ def with_copies(citations: Sequence[Citation], index: CopyStore) -> tuple[Citati
     if not copies:
         return tuple(citations)
     return tuple(
-        dataclasses.replace(c, also_reported_by=_names(c, copies.get(c.article_id, ())))
+        dataclasses.replace(
+            c, also_reported_by=copy_outlets(c.outlet, copies.get(c.article_id, ()))
+        )
         for c in citations
     )
 
 
-def _names(lead: Citation, copies: Sequence[StoredArticle]) -> tuple[str, ...]:
-    own = (lead.outlet or "").casefold()
+def copy_outlets(outlet: str | None, copies: Sequence[StoredArticle]) -> tuple[str, ...]:
+    """The names to show for an article's copies (each once, never its own `outlet`)."""
+    own = (outlet or "").casefold()
     names: dict[str, str] = {}
     for copy in copies:
         name = copy.outlet or _host(copy.url) or copy.title

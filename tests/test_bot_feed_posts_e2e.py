@@ -208,6 +208,7 @@ async def test_a_syndicated_copy_is_posted_once_under_its_lead(
         await command(fake_discord, guild, alice, "feeds list", {})
     assert len(services.index.list_articles()) == 2
     [post] = posts(fake_discord, guild.default_channel)
+    assert len(post.revisions) == 1  # the line is there from the start, not edited in
     assert post.embeds[0]["title"] == LEAD.title
     description = post.embeds[0]["description"]
     assert description.startswith("Associated Press · ")
@@ -273,26 +274,46 @@ async def test_posting_pauses_resumes_moves_and_stops_when_the_channel_is_delete
     assert titles(fake_discord, news) == ["Harbour to reopen", "Bridge closed to lorries"]
 
 
-async def test_a_channel_closed_to_the_bot_pauses_posting_and_the_feed_is_still_read(
+def refusal(channel: FakeChannel, permission: str) -> str:
+    return (
+        f"I can't post in <#{channel.id}>: give me the **{permission}** permission there "
+        "(in the channel's settings, Permissions), then try again."
+    )
+
+
+async def test_posting_needs_its_permissions_up_front_and_pauses_when_one_is_taken_away(
     fake_discord: FakeDiscord, services: Services, web: WebServer
 ) -> None:
-    guild = fake_discord.add_guild(name="News")
+    guild = fake_discord.add_guild(name="News", channels=("general", "news"))
+    news = next(c for c in guild.channels.values() if c.name == "news")
     alice = fake_discord.add_member(guild, name="alice", permissions=MANAGE_GUILD)
+    me = fake_discord.bot_member(guild)
     closed = discord.PermissionOverwrite(send_messages=False)
-    staff = fake_discord.add_channel(
-        guild, "staff", overwrites={fake_discord.bot_member(guild): closed}
-    )
+    staff = fake_discord.add_channel(guild, "staff", overwrites={me: closed})
     url = serve_feed(web, [entry(0)], 1)
     feeds = FeedStore.in_data_dir(services.settings.storage.data_dir)
-    async with running(fake_discord, services, guild):
-        await follow(fake_discord, guild, alice, {"url": url, "channel": staff})
+    async with running(fake_discord, services, guild, feed_poll_seconds=0.3):
+        refused = await follow(fake_discord, guild, alice, {"url": url, "channel": staff})
+        assert refused == refusal(staff, "Send Messages")
+        assert (feeds.feeds(), web.hits("/rss"), services.index.list_articles()) == ([], [], [])
+
+        await follow(fake_discord, guild, alice, {"url": url, "channel": news})
+        await eventually(lambda: len(posts(fake_discord, news)) == 1)
+        # An admin takes Embed Links away in the channel: the next story is not posted.
+        fake_discord.set_permissions(news, me, discord.PermissionOverwrite(embed_links=False))
+        serve_feed(web, [entry(0), entry(1)], 2)
         await eventually(lambda: [f.posting.paused for f in feeds.feeds()] == [True])
         listed = await command(fake_discord, guild, alice, "feeds list", {})
+        resumed = await command(fake_discord, guild, alice, "feeds resume", {"url": url})
+        edit = {"url": url, "channel": staff}
+        moved = await command(fake_discord, guild, alice, "feeds edit", edit)
     assert (
-        "1 article ingested · last success" in listed
-        and f"posts to <#{staff.id}>\nposting paused: the bot may no longer post in the "
-        "channel (Discord said: Missing Permissions); give it back its permissions, then "
-        "/feeds resume"
+        "2 articles ingested · last success" in listed
+        and f"posts to <#{news.id}>\nposting paused: the bot lacks the Embed Links permission "
+        "in the channel; grant it, then /feeds resume"
         in listed
     )
-    assert not posts(fake_discord, staff)
+    assert resumed == refusal(news, "Embed Links")
+    assert moved == refusal(staff, "Send Messages")
+    assert titles(fake_discord, news) == [STORIES[0][0]]
+    assert [r.status for r in fake_discord.requests if r.route.endswith("/messages")] == [200]

@@ -89,3 +89,45 @@ async def test_a_deleted_or_hidden_channel_is_not_found_or_forbidden() -> None:
                 await client.get_partial_messageable(hidden.id).send("story")
     assert (gone.value.code, gone.value.text) == (10003, "Unknown Channel")
     assert (closed.value.code, closed.value.text) == (50001, "Missing Access")
+
+
+async def test_an_outage_a_repeated_nonce_and_a_missing_permission_answer_as_discord() -> None:
+    async with FakeDiscord.start(channel_send_limit=(50, 5.0)) as fake:
+        guild = fake.add_guild(name="News")
+        channel = guild.default_channel
+        url = f"{fake.api_base}/channels/{channel.id}/messages"
+        auth = {"Authorization": f"Bot {fake.token}"}
+        story = {"embeds": [{"title": "Story"}], "nonce": "77", "enforce_nonce": True}
+        async with aiohttp.ClientSession(headers=auth) as http:
+
+            async def post(body: dict[str, object]) -> tuple[int, dict[str, object]]:
+                async with http.post(url, json=body) as response:
+                    return response.status, await response.json()
+
+            fake.fail_sends(channel, 2, after=1)
+            assert (await post({"content": "through"}))[0] == 200
+            assert (await post(story)) == (503, {"message": "503: Service Unavailable", "code": 0})
+            fake.fail_sends(channel, 1, status=500)
+            assert (await post(story))[0] == 500
+            # The outage is over; the same nonce again returns the message it made.
+            status, first = await post(story)
+            assert status == 200 and (await post(story))[1]["id"] == first["id"]
+            fake.nonce_window = 0  # past Discord's few minutes, it is a new message
+            assert (await post(story))[1]["id"] != first["id"]
+
+            # Without Embed Links, embeds are dropped: a message of embeds only is refused.
+            me = fake.bot_member(guild)
+            fake.set_permissions(channel, me, discord.PermissionOverwrite(embed_links=False))
+            assert (await post({"embeds": [{"title": "Story"}]}))[1]["code"] == 50013
+            status, shown = await post({"content": "text", "embeds": [{"title": "Story"}]})
+            assert (status, shown["embeds"]) == (200, [])
+            # An edit's embeds too: what is left of it is empty.
+            edit = {"embeds": [{"title": "Story, updated"}]}
+            async with http.patch(f"{url}/{first['id']}", json=edit) as response:
+                assert (response.status, (await response.json())["code"]) == (400, 50006)
+            # Without Read Message History, the history is empty (no error).
+            hidden = discord.PermissionOverwrite(read_message_history=False)
+            fake.set_permissions(channel, me, hidden)
+            async with http.get(url) as response:
+                assert (response.status, await response.json()) == (200, [])
+    assert [m.content for m in fake.messages] == ["through", "", "", "text"]

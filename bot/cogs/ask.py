@@ -1,5 +1,6 @@
-"""/ask and mentions: the same answer, acknowledged at once, computed and rendered off the
-event loop, in the answering pool (bot/workers.py), which no download or upload ever holds."""
+"""/ask and mentions: the same answer, acknowledged at once, computed, recorded (for the
+vote buttons it carries, bot/votes.py) and rendered off the event loop, in the answering
+pool (bot/workers.py), which no download or upload ever holds."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from discord.ext import commands
 
 from bot.errors import GENERIC_FAILURE, user_message
 from bot.render import answer_embed, trim
-from bot.scopes import visible_scopes
+from bot.scopes import home_scope, visible_scopes
+from bot.votes import vote_view
 from retrieval.dates import optional_day
+from retrieval.feedback import AnswerRecord
 from retrieval.index import SearchFilters
 
 if TYPE_CHECKING:
@@ -49,8 +52,15 @@ class AskCog(commands.Cog):
             scopes=visible_scopes(guild_id),
         )
 
-    def _answer_embed(self, question: str, filters: SearchFilters) -> discord.Embed:
-        return answer_embed(self.answerer.answer(question, filters=filters))
+    def _answer_embed(
+        self, question: str, filters: SearchFilters, *, scope: str, origin: str
+    ) -> tuple[discord.Embed, str]:
+        """The answer's embed, and its id in the feedback store, where it is recorded
+        (declines too: /coverage lists them); `origin` is what asked it."""
+        answer = self.answerer.answer(question, filters=filters)
+        record = AnswerRecord.of(answer, scope=scope, origin=origin)
+        self.bot.services.feedback.record(record)
+        return answer_embed(answer), record.id
 
     @app_commands.command(name="ask", description="Ask about the news: answered with quotes.")
     @app_commands.describe(
@@ -74,8 +84,13 @@ class AskCog(commands.Cog):
         filters = self._filters(interaction.guild_id, source, since, until)
         self.bot.cooldown.check(interaction.user.id)
         await interaction.response.defer(thinking=True)
-        embed = await self.answering.run(partial(self._answer_embed, text, filters))
-        await interaction.followup.send(embed=embed, allowed_mentions=NONE)
+        scope, origin = home_scope(interaction.guild_id), f"interaction:{interaction.id}"
+        embed, answer_id = await self.answering.run(
+            partial(self._answer_embed, text, filters, scope=scope, origin=origin)
+        )
+        await interaction.followup.send(
+            embed=embed, view=vote_view(answer_id), allowed_mentions=NONE
+        )
 
     def _outlet_choices(
         self, scopes: tuple[str, ...], current: str
@@ -110,16 +125,25 @@ class AskCog(commands.Cog):
         try:
             text = self.answerer.check_question(question)
             self.bot.cooldown.check(message.author.id)
-            filters = SearchFilters(
-                scopes=visible_scopes(message.guild.id if message.guild else None)
+            guild_id = message.guild.id if message.guild else None
+            filters = SearchFilters(scopes=visible_scopes(guild_id))
+            answer = partial(
+                self._answer_embed,
+                text,
+                filters,
+                scope=home_scope(guild_id),
+                origin=f"message:{message.id}",
             )
             async with message.channel.typing():
-                embed = await self.answering.run(partial(self._answer_embed, text, filters))
+                embed, answer_id = await self.answering.run(answer)
+            view = vote_view(answer_id)
             if self.bot.config.reply_in_thread and isinstance(message.channel, discord.TextChannel):
                 thread = await message.create_thread(name=trim(text, THREAD_NAME_LIMIT))
-                await thread.send(embed=embed, allowed_mentions=NONE)
+                await thread.send(embed=embed, view=view, allowed_mentions=NONE)
             else:
-                await message.reply(embed=embed, mention_author=False, allowed_mentions=NONE)
+                await message.reply(
+                    embed=embed, view=view, mention_author=False, allowed_mentions=NONE
+                )
         except Exception as exc:  # the mention path's one error boundary
             shown = user_message(exc)
             if shown is None:

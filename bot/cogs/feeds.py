@@ -10,21 +10,24 @@ import dataclasses
 import functools
 import logging
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.feed_posts import FeedFilter, post_embed, select_posts
+from bot.feed_posts import FeedFilter, feed_post, missing_permission, post_embed, select_posts
 from bot.permissions import require_admin
 from bot.quotas import check_feed_count
 from bot.render import CONTENT_LIMIT, ingest_report_text, link, safe, trim
 from bot.scopes import guild_scope
 from bot.workers import ShuttingDownError
+from ingest.feed_outbox import PostRecord
 from ingest.feeds import Feed, FeedPoller, PollResult, Posting, describe
-from ingest.reports import ItemResult
 from retrieval.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -32,10 +35,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 NONE = discord.AllowedMentions.none()
-# The poll loop wakes at least this often to poll the feeds that are due.
+# The poll loop wakes at least this often to poll the feeds that are due (and to retry the
+# posts that failed).
 MAX_TICK_SECONDS = 60.0
 PAUSED_BY_ADMIN = "paused with /feeds pause"
+# A post or edit still unanswered after this (Discord unreachable) is tried again next poll.
+POST_TIMEOUT_SECONDS = 60.0
+# Before a post whose last try failed is sent again, the channel's messages since a little
+# before that try (clocks differ) are searched for it, this many at most.
+SENT_SEARCH_LIMIT = 100
+CLOCK_SLACK = timedelta(seconds=30)
+UNKNOWN_CHANNEL = 10003  # Discord's error code
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """A feed's queue, ready to post: each post with its embed (None: its article is gone)."""
+
+    feed: Feed
+    posts: tuple[tuple[PostRecord, discord.Embed | None], ...]
 
 
 def _poll_text(verb: str, result: PollResult) -> str:
@@ -86,6 +107,15 @@ def _posting_text(posting: Posting) -> str:
     return text
 
 
+def _check_can_post(channel: discord.abc.GuildChannel) -> None:
+    missing = missing_permission(channel)
+    if missing is not None:
+        raise InputError(
+            f"I can't post in <#{channel.id}>: give me the **{missing}** permission there "
+            "(in the channel's settings, Permissions), then try again."
+        )
+
+
 def _pause_reason(exc: discord.HTTPException) -> str:
     detail = f"Discord said: {exc.text or exc.status}"
     if isinstance(exc, discord.NotFound):
@@ -108,7 +138,9 @@ class FeedsCog(commands.Cog):
         self.bot = bot
         self.config = bot.config
         self.poller: FeedPoller = bot.services.poller
+        self.outbox = self.poller.store.posts
         self._stop = threading.Event()
+        self._delivering = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     # --- background polling --------------------------------------------------------------
@@ -140,60 +172,196 @@ class FeedsCog(commands.Cog):
                 for result in results:
                     if result.ingested:
                         log.info("Feed %s: %d stories ingested", result.feed.url, result.ingested)
-                    await self._post_new(result.feed, result.added)
+                    self.bot.dispatch("articles_added", result.added)  # for cogs/watch.py
+            # The polls recorded what each feed owes its channel (ingest/feed_outbox.py): new
+            # stories, posts that failed before, copies of posted stories.
+            await self._post_owed()
             await asyncio.sleep(tick)
 
     # --- posting ---------------------------------------------------------------------------
 
-    def _prepare_posts(self, feed: Feed, added: Sequence[ItemResult]) -> list[discord.Embed]:
-        """In a worker: the embeds of the newest stories to post (filter, text, escaping)."""
-        index = self.bot.services.index
-        articles = index.get_articles([i.article_id for i in added if i.article_id])
-        bodies = index.get_bodies([i.article_id for i in added if i.article_id and not i.copy_of])
-        post_filter = feed.posting.post_filter
-        feed_filter = FeedFilter.parse(post_filter) if post_filter else None
-        posts = select_posts(added, articles, bodies, feed_filter, self.config.feed_posts_per_poll)
-        return [post_embed(post) for post in posts]
-
-    async def _post_new(self, feed: Feed, added: Sequence[ItemResult]) -> None:
-        """Post a poll's new stories to the feed's channel; whatever goes wrong is logged, and
-        never stops the polling or the command that added the feed."""
-        self.bot.dispatch("articles_added", added)  # for the topic watches (cogs/watch.py)
-        if feed.posting.channel_id is None or feed.posting.paused or not added:
-            return
+    async def _post_owed(self) -> None:
+        """Every feed's posts owed, then the edits naming new copies. Whatever goes wrong is
+        logged, and never stops the polling."""
         try:
-            await self._post_stories(feed, added)
+            for feed_id in await self._in_worker(self.outbox.feeds_owed):
+                await self._deliver(feed_id)
+            await self._show_new_copies()
         except ShuttingDownError:
             return
         except Exception:
-            log.exception("Feed %s: posting its new stories failed", feed.url)
+            log.exception("Posting the feeds' stories failed")
 
-    async def _post_stories(self, feed: Feed, added: Sequence[ItemResult]) -> None:
-        """One post at a time, in order (discord.py waits out the channel's rate limit, and a
-        429's retry_after). A channel that is gone or closed to the bot pauses the feed's
-        posting; its ingest goes on."""
-        posting = feed.posting
-        assert posting.channel_id is not None
-        embeds = await self.bot.workers.answering.run(
-            functools.partial(self._prepare_posts, feed, added)
-        )
-        channel = self.bot.get_partial_messageable(posting.channel_id)
-        for embed in embeds:
-            try:
-                await channel.send(embed=embed, allowed_mentions=NONE)
-            except (discord.NotFound, discord.Forbidden) as exc:
-                reason = _pause_reason(exc)
-                log.warning("Feed %s: posting paused: %s", feed.url, reason)
-                paused = dataclasses.replace(posting, paused=True, pause_reason=reason)
-                await self.bot.workers.ingesting.run(
-                    functools.partial(self.poller.set_posting, feed, paused)
-                )
+    async def _in_worker(self, work: Callable[[], T]) -> T:
+        """Feeds-file and index reads and writes: short, on the answering pool."""
+        return await self.bot.workers.answering.run(work)
+
+    def _embeds(self, posts: Sequence[PostRecord]) -> dict[str, discord.Embed]:
+        """In a worker: each post's embed, from its article as stored now (with every copy
+        of it so far); none for an article forgotten meanwhile."""
+        if not posts:  # most rounds: nothing is owed
+            return {}
+        index = self.bot.services.index
+        articles = index.get_articles([p.article_id for p in posts])
+        bodies = index.get_bodies(list(articles))
+        copies = index.copies_of(list(articles))
+        return {
+            aid: post_embed(feed_post(article, bodies.get(aid, ""), copies.get(aid, ())))
+            for aid, article in articles.items()
+        }
+
+    def _delivery(self, feed_id: int) -> _Delivery | None:
+        """In a worker: which of the feed's new stories it posts (filter, per-poll limit),
+        queued after those still owed, and the whole queue with its embeds."""
+        feed = self.poller.store.get(feed_id)
+        if feed is None or not feed.posting.active:
+            return None
+        new = self.outbox.new(feed.id)
+        if new:
+            index = self.bot.services.index
+            stories = index.get_articles(new)
+            bodies = index.get_bodies(list(stories))
+            post_filter = feed.posting.post_filter
+            feed_filter = FeedFilter.parse(post_filter) if post_filter else None
+            limit = self.config.feed_posts_per_poll
+            chosen = select_posts(list(stories.values()), bodies, feed_filter, limit)
+            self.outbox.queue(feed.id, [story.id for story in chosen], new)
+        # Read before the embeds: a copy counted here is in the index already.
+        queue = self.outbox.unsent(feed.id)
+        embeds = self._embeds(queue)
+        return _Delivery(feed, tuple((post, embeds.get(post.article_id)) for post in queue))
+
+    async def _deliver(self, feed_id: int) -> None:
+        """Post what a feed owes its channel, one post at a time, in order (discord.py waits
+        out the channel's rate limit, and a 429's retry_after). A post that fails for
+        Discord's own trouble stops the feed's posting until the next poll, which starts
+        again from it; a channel that is gone or closed to the bot pauses it."""
+        async with self._delivering:  # one delivery at a time: a post is never sent twice
+            delivery = await self._in_worker(functools.partial(self._delivery, feed_id))
+            if delivery is None:
                 return
-            except discord.HTTPException:
-                # Anything else (a 5xx after discord.py's retries) loses this post only.
-                log.warning(
-                    "Feed %s: a post to %s failed", feed.url, posting.channel_id, exc_info=True
+            feed = delivery.feed
+            assert feed.posting.channel_id is not None  # active
+            missing = self._missing_permission(feed.posting.channel_id)
+            if missing is not None:
+                reason = f"the bot lacks the {missing} permission in the channel; grant it, then "
+                await self._pause(feed, reason + "/feeds resume")
+                return
+            for post, embed in delivery.posts:
+                if not await self._deliver_post(feed, post, embed):
+                    return
+
+    def _missing_permission(self, channel_id: int) -> str | None:
+        channel = self.bot.get_channel(channel_id)
+        if isinstance(channel, discord.abc.GuildChannel):
+            return missing_permission(channel)
+        return None  # not a channel the bot knows of: Discord's answer to the post tells
+
+    async def _deliver_post(
+        self, feed: Feed, post: PostRecord, embed: discord.Embed | None
+    ) -> bool:
+        """Deliver one post; False when the feed's next posts must wait (or not be made)."""
+        if embed is None:  # its article was forgotten meanwhile
+            await self._in_worker(functools.partial(self.outbox.drop, post))
+            return True
+        channel_id = feed.posting.channel_id
+        assert channel_id is not None
+        try:
+            if post.state == "sending":
+                sent = await self._sent_before(post, embed)
+                if sent is not None:
+                    await self._in_worker(
+                        functools.partial(self.outbox.posted, post, sent.id, post.copies)
+                    )
+                    return True
+            # Recorded before it is sent (see ingest/feed_outbox.py): a crash from here on
+            # leaves it "sending", and the next try looks for it before posting again.
+            post = await self._in_worker(
+                functools.partial(self.outbox.sending, post, channel_id, datetime.now(UTC))
+            )
+            async with asyncio.timeout(POST_TIMEOUT_SECONDS):
+                message = await self.bot.get_partial_messageable(channel_id).send(
+                    embed=embed, nonce=post.nonce, allowed_mentions=NONE
                 )
+        except (discord.Forbidden, discord.NotFound) as exc:
+            if isinstance(exc, discord.NotFound) and exc.code != UNKNOWN_CHANNEL:
+                # Its nonce names a message of ours deleted meanwhile: a moderator removed it.
+                await self._in_worker(functools.partial(self.outbox.drop, post))
+                return True
+            await self._pause(feed, _pause_reason(exc))
+            return False
+        except discord.HTTPException as exc:
+            if exc.status < 500:  # Discord refuses this post itself: lose it, post the rest
+                log.warning("Feed %s: Discord refused a post", feed.url, exc_info=True)
+                await self._in_worker(functools.partial(self.outbox.drop, post))
+                return True
+            log.warning("Feed %s: a post failed (%s); tried again next poll", feed.url, exc)
+            return False
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("Feed %s: a post failed (%r); tried again next poll", feed.url, exc)
+            return False
+        await self._in_worker(functools.partial(self.outbox.posted, post, message.id, post.copies))
+        return True
+
+    async def _sent_before(self, post: PostRecord, embed: discord.Embed) -> discord.Message | None:
+        """The message an earlier try of this post may have made after all (its answer was
+        lost, or the bot stopped before recording it): the bot's post of the same story in
+        the channel since that try."""
+        assert post.channel_id is not None and post.attempted_at is not None
+        cached = self.bot.get_channel(post.channel_id)
+        if (
+            isinstance(cached, discord.abc.GuildChannel)
+            and not cached.permissions_for(cached.guild.me).read_message_history
+        ):
+            return None  # Discord would list nothing: only the nonce guards this try
+        since = discord.utils.time_snowflake(post.attempted_at - CLOCK_SLACK)
+        channel = self.bot.get_partial_messageable(post.channel_id)
+        async for message in channel.history(limit=SENT_SEARCH_LIMIT, after=discord.Object(since)):
+            if message.author == self.bot.user and any(
+                (e.title, e.url) == (embed.title, embed.url) for e in message.embeds
+            ):
+                return message
+        return None
+
+    async def _pause(self, feed: Feed, reason: str) -> None:
+        log.warning("Feed %s: posting paused: %s", feed.url, reason)
+        paused = dataclasses.replace(feed.posting, paused=True, pause_reason=reason)
+        await self._in_worker(functools.partial(self.poller.set_posting, feed, paused))
+
+    def _copy_edits(self) -> list[tuple[PostRecord, discord.Embed]]:
+        """In a worker: the posts whose story got copies since, with their new embeds."""
+        due = self.outbox.to_edit()
+        embeds = self._embeds(due)
+        for post in due:
+            if post.article_id not in embeds:  # forgotten meanwhile
+                self.outbox.drop(post)
+        return [(post, embeds[post.article_id]) for post in due if post.article_id in embeds]
+
+    async def _show_new_copies(self) -> None:
+        """Edit each post whose story was syndicated since: "Also reported by" names the
+        copies' outlets (the post is never made twice)."""
+        async with self._delivering:
+            for post, embed in await self._in_worker(self._copy_edits):
+                assert post.channel_id is not None and post.message_id is not None
+                channel = self.bot.get_partial_messageable(post.channel_id)
+                try:
+                    async with asyncio.timeout(POST_TIMEOUT_SECONDS):
+                        await channel.get_partial_message(post.message_id).edit(
+                            embed=embed, allowed_mentions=NONE
+                        )
+                except discord.HTTPException as exc:
+                    if exc.status >= 500:
+                        log.warning("A post's edit failed (%s); tried again next poll", exc)
+                        return
+                    # The message or its channel is gone or closed to the bot: nothing to
+                    # show there any more.
+                    log.info("Post %s cannot be edited: %s", post.message_id, exc)
+                    await self._in_worker(functools.partial(self.outbox.drop, post))
+                    continue
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.warning("A post's edit failed (%r); tried again next poll", exc)
+                    return
+                await self._in_worker(functools.partial(self.outbox.shown, post, post.copies))
 
     # --- commands --------------------------------------------------------------------------
 
@@ -252,6 +420,8 @@ class FeedsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         if post_filter is not None and channel is None:
             raise InputError("A filter chooses what is posted: give a channel too.")
+        if channel is not None:
+            _check_can_post(channel)
         posting = Posting(
             channel_id=channel.id if channel else None,
             post_filter=await self._checked_filter(post_filter),
@@ -266,13 +436,14 @@ class FeedsCog(commands.Cog):
             functools.partial(self.poller.add, url, scope, posting=posting)
         )
         log.info("Guild %s follows %s (by %s)", interaction.guild_id, url, interaction.user.id)
+        self.bot.dispatch("articles_added", result.added)  # for the topic watches (cogs/watch.py)
         await interaction.followup.send(
             _poll_text("Following", result),
             ephemeral=True,
             allowed_mentions=NONE,
         )
         # No backlog: the first read posts only its newest stories (as any poll may).
-        await self._post_new(result.feed, result.added)
+        await self._post_owed()
 
     @feeds.command(name="edit", description="Change where a feed posts, or what.")
     @app_commands.describe(
@@ -299,6 +470,7 @@ class FeedsCog(commands.Cog):
         feed = await self._followed(scope, url)
         posting = feed.posting
         if channel is not None:
+            _check_can_post(channel)
             # A new channel is a fresh start: whatever paused the old one no longer applies.
             posting = Posting(channel_id=channel.id, post_filter=posting.post_filter)
         if posting.channel_id is None:
@@ -328,6 +500,10 @@ class FeedsCog(commands.Cog):
         feed = await self._followed(scope, url)
         if feed.posting.channel_id is None:
             raise InputError("This feed posts nowhere: give it a channel with /feeds edit.")
+        channel = self.bot.get_channel(feed.posting.channel_id)
+        if not isinstance(channel, discord.abc.GuildChannel):
+            raise InputError("Its channel is gone: pick another with /feeds edit.")
+        _check_can_post(channel)
         resumed = dataclasses.replace(feed.posting, paused=False, pause_reason=None)
         await self._save_posting(interaction, feed, resumed, "Resumed")
 

@@ -1,7 +1,7 @@
 """Application commands: what the bot syncs (PUT/GET, global and per guild, checked as
 Discord checks them), and users running them: slash commands and autocomplete become
 INTERACTION_CREATE events whose options are checked against the synced schema, as the Discord
-client does."""
+client does; so does clicking a message's button (a message component interaction)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .models import (
     FakeGuild,
     FakeInteraction,
     FakeMember,
+    FakeMessage,
     FakeRole,
     FakeUser,
     channel_permissions,
@@ -29,7 +30,8 @@ _COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
 
 
 class CommandRoutes(RestPlumbing):
-    """Command sync routes and the driver's `invoke_slash` / `invoke_autocomplete`."""
+    """Command sync routes and the driver's `invoke_slash` / `invoke_autocomplete` /
+    `click_button`."""
 
     # -- REST: application commands -----------------------------------------------------------
 
@@ -169,7 +171,75 @@ class CommandRoutes(RestPlumbing):
             data["resolved"] = resolved
         if is_guild_command:
             data["guild_id"] = str(guild.id)
+        return await self._dispatch_interaction(type_, member, channel, data, name=name)
 
+    async def click_button(
+        self,
+        message: FakeMessage,
+        member: FakeMember,
+        *,
+        custom_id: str | None = None,
+        label: str | None = None,
+    ) -> FakeInteraction:
+        """``member`` clicks the button of ``message`` that has ``custom_id`` (or ``label``).
+        Dispatches INTERACTION_CREATE type 3 (message component) with the message, as Discord
+        does; the bot's callbacks (4, 5, 6 deferred update, 7 update message) and follow-ups
+        are then checked as for commands (3-second rule, one acknowledgement).
+
+        As in the Discord client, only a button that is shown can be clicked: one of the
+        message's, enabled, not a link (links open in the browser), on a message the member
+        can see (an ephemeral one only by the user it was sent to)."""
+        if (custom_id is None) == (label is None):
+            raise ValueError("give custom_id or label (one of them)")
+        if not self.gateway.sessions:
+            raise RuntimeError("fake_discord: no bot session is connected to the gateway")
+        if message.deleted:
+            raise LookupError(f"{message!r} is deleted: there is nothing to click")
+        guild = message.guild
+        if member.guild is not guild:
+            raise ValueError(f"{member!r} is not in {guild!r}")
+        if message.ephemeral and (
+            message.interaction is None or message.interaction.user is not member.user
+        ):
+            raise LookupError(f"{message!r} is ephemeral: only its own user sees it")
+        buttons = [
+            child
+            for row in message.components
+            for child in row.get("components", [])
+            if child.get("type") == 2
+        ]
+        button = next(
+            (
+                b
+                for b in buttons
+                if (custom_id is not None and b.get("custom_id") == custom_id)
+                or (label is not None and b.get("label") == label)
+            ),
+            None,
+        )
+        if button is None or "custom_id" not in button:
+            raise LookupError(
+                f"no clickable button {custom_id or label!r} on {message!r}; it has "
+                f"{[(b.get('label'), b.get('custom_id')) for b in buttons]}"
+            )
+        if button.get("disabled"):
+            raise LookupError(f"button {custom_id or label!r} is disabled")
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        return await self._dispatch_interaction(
+            3, member, message.channel, data, name=button["custom_id"], message=message
+        )
+
+    async def _dispatch_interaction(
+        self,
+        type_: int,
+        member: FakeMember,
+        channel: FakeChannel,
+        data: dict[str, Any],
+        *,
+        name: str,
+        message: FakeMessage | None = None,
+    ) -> FakeInteraction:
+        guild = channel.guild
         interaction_id = self.ids.next()
         token = f"fake-interaction-{secrets.token_urlsafe(24)}"
         member_perms = channel_permissions(member, channel)
@@ -194,6 +264,8 @@ class CommandRoutes(RestPlumbing):
             "context": 0,
             "attachment_size_limit": self.attachment_size_limit,
         }
+        if message is not None:
+            payload["message"] = message.payload(with_member=False)
         interaction = FakeInteraction(
             notifier=self.notifier,
             id=interaction_id,
@@ -204,6 +276,7 @@ class CommandRoutes(RestPlumbing):
             member=member,
             channel=channel,
             payload=payload,
+            message=message,
         )
         self.interactions[interaction_id] = interaction
         self._interactions_by_token[token] = interaction

@@ -1,7 +1,8 @@
 """Interaction responses: the callback (with the 3-second rule, one acknowledgement, and the
-response types each interaction type allows) and the interaction webhook (follow-ups, the
-original response and its edits, token expiry). Each refused call is recorded on the
-interaction as a `Rejection`, as a user would see the failure."""
+response types each interaction type allows: a component's may also update the message it
+is on) and the interaction webhook (follow-ups, the original response and its edits, token
+expiry). Each refused call is recorded on the interaction as a `Rejection`, as a user would
+see the failure."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ from .validation import (
     validate_choices,
 )
 
-_ALLOWED_CALLBACKS = {2: (4, 5, 9), 4: (8,)}  # interaction type -> callback types
+# Interaction type -> the callback types Discord accepts for it: a command (2) gets a message
+# (4), a defer (5) or a modal (9); a message component (3) also a deferred update of its
+# message (6) or an update of it (7); autocomplete (4) its choices (8).
+_ALLOWED_CALLBACKS = {2: (4, 5, 9), 3: (4, 5, 6, 7, 9), 4: (8,)}
 
 
 class InteractionRoutes(MessageRoutes):
@@ -145,6 +149,19 @@ class InteractionRoutes(MessageRoutes):
                 type_=20,
             )
             inter.original = message
+        elif response_type in (6, 7):
+            # The response is the clicked message itself: a deferred update leaves it as it is
+            # (its later @original edits change it), an update edits it now.
+            clicked = inter.message
+            assert clicked is not None  # only components may answer 6 or 7
+            if response_type == 7:
+                try:
+                    self._validate(data, ["data"])
+                    self._edit_message(clicked, data, files)
+                except DiscordError as exc:
+                    self._reject(inter, request, exc)
+                message = clicked
+            inter.original = clicked
         elif response_type == 8:
             errors = FormErrors()
             validate_choices(data.get("choices"), errors)

@@ -1,6 +1,6 @@
 """Channels and messages: the REST routes the bot uses on them (send, edit, delete, read
 history, threads, reactions, typing, members, attachments) with Discord's permission checks
-(in DM channels: whether the user takes the bot's DMs),
+(in DM channels: whether the user takes the bot's DMs), and nonce check, scripted outages,
 and how every message (the bot's or a user's) is built, recorded and dispatched to the
 gateway (blanked for sessions without the message_content intent)."""
 
@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import discord
 from aiohttp import web
 
 from .gateway import (
@@ -38,6 +39,7 @@ from .models import (
 from .rest import (
     DiscordError,
     RestPlumbing,
+    SendOutage,
     UploadedFile,
     form_error,
     json_response,
@@ -55,10 +57,26 @@ SUPPRESS_EMBEDS = 1 << 2
 SUPPRESS_NOTIFICATIONS = 1 << 12
 # The flags a bot may set on a message it sends or edits.
 SENDABLE_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
+EMBED_LINKS = discord.Permissions(embed_links=True).value
+SERVER_ERRORS = {500: "500: Internal Server Error", 503: "503: Service Unavailable"}
 
 
 class MessageRoutes(RestPlumbing):
     """Channel and message routes, and the message records they and the driver share."""
+
+    # -- driver -------------------------------------------------------------------------------
+
+    def fail_sends(
+        self, channel: FakeChannel, count: int, *, status: int = 503, after: int = 0
+    ) -> SendOutage:
+        """An outage: after ``after`` more sends to ``channel`` succeed, its next ``count``
+        message sends answer ``status`` (503 Service Unavailable, or 500 Internal Server
+        Error, which discord.py retries itself, waiting 1, 3, 5, 7 s) and create nothing."""
+        if status not in SERVER_ERRORS:
+            raise ValueError(f"status must be one of {sorted(SERVER_ERRORS)}")
+        outage = SendOutage(status, count, let_through=after)
+        self.send_outages[channel.id] = outage
+        return outage
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -249,6 +267,8 @@ class MessageRoutes(RestPlumbing):
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
+        if not channel_permissions(self.bot_member(channel.guild), channel) & READ_MESSAGE_HISTORY:
+            return json_response([])  # as Discord: no error, no messages
         limit = min(int(request.query.get("limit", 50)), 100)
         before = parse_id(request.query.get("before", "0")) or None
         after = parse_id(request.query.get("after", "0")) or None
@@ -311,6 +331,7 @@ class MessageRoutes(RestPlumbing):
             raise DiscordError(403, 50007, "Cannot send messages to this user")
 
     async def _post_message(self, request: web.Request) -> web.Response:
+        self._take_outage(parse_id(request.match_info["channel_id"]))
         channel = self._channel(request)
         if channel.is_dm:
             self._check_dm_open(channel)
@@ -326,6 +347,15 @@ class MessageRoutes(RestPlumbing):
             return limited
         payload, files = await self._read_body(request)
         self._validate(payload)
+        if not perms & EMBED_LINKS and payload.get("embeds"):
+            # Discord drops the embeds of a member without Embed Links, and refuses a
+            # message that was only embeds.
+            payload = {**payload, "embeds": []}
+            if is_empty_message(payload, len(files) + len(payload.get("attachments") or [])):
+                raise DiscordError(403, 50013, "Missing Permissions")
+        repeated = self._nonce_repeated(payload)
+        if repeated is not None:
+            return json_response(repeated.payload(), headers=limit_headers)
         message_reference = payload.get("message_reference")
         reference = None
         if message_reference is not None and message_reference.get("type", 0) == 0:
@@ -359,7 +389,31 @@ class MessageRoutes(RestPlumbing):
             ),
             type_=19 if reference else 0,
         )
+        outage = self.send_outages.get(channel.id)
+        if outage is not None and outage.let_through > 0:
+            outage.let_through -= 1
         return json_response(msg.payload(), headers=limit_headers)
+
+    def _take_outage(self, channel_id: int) -> None:
+        outage = self.send_outages.get(channel_id)
+        if outage is not None and outage.let_through == 0 and outage.count > 0:
+            outage.count -= 1
+            raise DiscordError(outage.status, 0, SERVER_ERRORS[outage.status])
+
+    def _nonce_repeated(self, payload: Mapping[str, Any]) -> FakeMessage | None:
+        """The bot's recent message with this send's nonce, when it asks Discord to enforce it."""
+        nonce = payload.get("nonce")
+        if nonce is None or not payload.get("enforce_nonce"):
+            return None
+        since = time.monotonic() - self.nonce_window
+        for msg in reversed(self.messages):
+            if msg.created < since:
+                break
+            if msg.author is self.bot_user and msg.nonce == nonce:
+                if msg.deleted:  # as discord.py documents it: NotFound
+                    raise DiscordError(404, 10008, "Unknown Message")
+                return msg
+        return None
 
     async def _patch_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
@@ -368,6 +422,11 @@ class MessageRoutes(RestPlumbing):
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         payload, files = await self._read_body(request)
         self._validate(payload)
+        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        if not perms & EMBED_LINKS and payload.get("embeds"):
+            # Discord ignores the embeds of an edit without Embed Links (and an edit left
+            # empty is refused as one).
+            payload = {**payload, "embeds": []}
         return json_response(self._edit_message(msg, payload, files).payload())
 
     async def _delete_message(self, request: web.Request) -> web.Response:

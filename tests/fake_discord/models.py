@@ -650,14 +650,17 @@ class FakeMessage:
             inter = self.interaction
             data["webhook_id"] = str(inter.application_id)
             data["application_id"] = str(inter.application_id)
-            data["interaction_metadata"] = {
+            metadata: dict[str, Any] = {
                 "id": str(inter.id),
                 "type": inter.type,
                 "user": inter.member.user.payload(),
                 "authorizing_integration_owners": {"0": str(guild.id)},
-                "name": inter.name,
-                "command_type": 1,
             }
+            if inter.message is not None:  # a component's: names the message clicked
+                metadata["interacted_message_id"] = str(inter.message.id)
+            else:
+                metadata |= {"name": inter.name, "command_type": 1}
+            data["interaction_metadata"] = metadata
         if self.message_reference is not None:
             data["message_reference"] = self.message_reference
             if self.reference is not None:
@@ -722,13 +725,15 @@ class FakeInteraction:
         member: FakeMember,
         channel: FakeChannel,
         payload: dict[str, Any],
+        message: FakeMessage | None = None,
     ) -> None:
         self._notifier = notifier
         self.id = id
         self.application_id = application_id
         self.token = token
-        self.type = type  # 2 application command, 4 autocomplete
-        self.name = name
+        self.type = type  # 2 application command, 3 message component, 4 autocomplete
+        self.name = name  # the command's, or the clicked component's custom id
+        self.message = message  # the message whose component was clicked
         self.member = member
         self.channel = channel
         self.payload = payload

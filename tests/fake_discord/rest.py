@@ -95,6 +95,16 @@ class RateLimitRule:
     hits: int = 0
 
 
+@dataclass(eq=False)
+class SendOutage:
+    """A channel whose message sends fail: after `let_through` more sends succeed, the next
+    `count` answer `status` (500, 503: Discord's own trouble, not the request's)."""
+
+    status: int
+    count: int
+    let_through: int = 0
+
+
 @contextlib.contextmanager
 def patch_discord_endpoints(api_base: str, gateway_url: str) -> Iterator[None]:
     """Points discord.py's REST base and default gateway at the fake, restoring them after.

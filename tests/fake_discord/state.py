@@ -32,7 +32,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .rest import RateLimitRule, RecordedRequest
+    from .rest import RateLimitRule, RecordedRequest, SendOutage
     from .server import FakeDiscord
 
 API_PREFIX = "/api/v10"
@@ -103,6 +103,10 @@ class DiscordState:
         self.internal_errors: list[str] = []
         self.typing: list[tuple[FakeChannel, float]] = []
         self.rate_limits: list[RateLimitRule] = []
+        self.send_outages: dict[int, SendOutage] = {}  # channel id -> its failing sends
+        # A send repeating a nonce the bot used this recently returns the first message
+        # (Discord's enforce_nonce: "the past few minutes").
+        self.nonce_window = 300.0
 
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -212,6 +216,22 @@ class DiscordState:
             channel.overwrites.append(Overwrite(target.id, kind, allow.value, deny.value))
         self.gateway.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
+
+    def set_permissions(
+        self,
+        channel: FakeChannel,
+        target: FakeRole | FakeMember,
+        overwrite: discord.PermissionOverwrite | None,
+    ) -> None:
+        """Sets (None: removes) `target`'s overwrite on a channel, as an admin editing the
+        channel's permissions would; the bot is told (CHANNEL_UPDATE), so discord.py's
+        `permissions_for` sees it, and every route checks it from then on."""
+        channel.overwrites = [o for o in channel.overwrites if o.target_id != target.id]
+        if overwrite is not None:
+            allow, deny = overwrite.pair()
+            kind = 0 if isinstance(target, FakeRole) else 1
+            channel.overwrites.append(Overwrite(target.id, kind, allow.value, deny.value))
+        self.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
 
     def delete_channel(self, channel: FakeChannel) -> None:
         """Deletes a channel, as a server's admin would: the bot is told (CHANNEL_DELETE), and

@@ -23,6 +23,16 @@ EMBED_AUTHOR_MAX = 256
 EMBEDS_TOTAL_MAX = 6000
 AUTOCOMPLETE_CHOICES_MAX = 25
 ALLOWED_MENTIONS_IDS_MAX = 100
+ACTION_ROWS_MAX = 5
+ROW_WIDTH_MAX = 5  # a button takes 1, a select menu the whole row
+CUSTOM_ID_MAX = 100
+BUTTON_LABEL_MAX = 80
+BUTTON_STYLES = (1, 2, 3, 4, 5, 6)  # primary, secondary, success, danger, link, premium
+LINK_STYLE = 5
+PREMIUM_STYLE = 6
+ACTION_ROW = 1
+BUTTON = 2
+SELECT_MENUS = (3, 5, 6, 7, 8)
 
 USER_MENTION_RE = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION_RE = re.compile(r"<@&(\d+)>")
@@ -141,6 +151,107 @@ def _validate_embed(embed: Mapping[str, Any], errors: FormErrors, path: list[str
     return size
 
 
+def _check_custom_id(value: object, errors: FormErrors, path: Path, seen: set[str]) -> None:
+    if value is None:
+        errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+    elif not isinstance(value, str) or not 1 <= len(value) <= CUSTOM_ID_MAX:
+        errors.add(
+            path, "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {CUSTOM_ID_MAX} in length."
+        )
+    elif value in seen:
+        errors.add(
+            path, "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
+        )
+    else:
+        seen.add(value)
+
+
+def _validate_button(
+    button: Mapping[str, Any], errors: FormErrors, path: Path, seen: set[str]
+) -> None:
+    style = button.get("style")
+    if style not in BUTTON_STYLES:
+        errors.add(
+            [*path, "style"], "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4, 5, 6}."
+        )
+    _max_len(errors, [*path, "label"], button.get("label"), BUTTON_LABEL_MAX)
+    custom_id, url = button.get("custom_id"), button.get("url")
+    if style == LINK_STYLE:
+        # Link buttons open their URL in the user's browser: no interaction, no custom id.
+        if url is None:
+            errors.add([*path, "url"], "BASE_TYPE_REQUIRED", "This field is required")
+        else:
+            _check_url(errors, [*path, "url"], url, allow_attachment=False)
+        if custom_id is not None:
+            errors.add(
+                [*path, "custom_id"],
+                "BUTTON_COMPONENT_CUSTOM_ID_URL_EXCLUSIVE",
+                "A custom id and url cannot both be specified",
+            )
+    elif style == PREMIUM_STYLE:
+        if button.get("sku_id") is None:
+            errors.add([*path, "sku_id"], "BASE_TYPE_REQUIRED", "This field is required")
+    else:
+        if url is not None:
+            errors.add(
+                [*path, "url"],
+                "BUTTON_COMPONENT_CUSTOM_ID_URL_EXCLUSIVE",
+                "A custom id and url cannot both be specified",
+            )
+        _check_custom_id(custom_id, errors, [*path, "custom_id"], seen)
+
+
+def validate_components(components: object, errors: FormErrors, path: Path) -> None:
+    """A message's components (not the components v2 layout): at most 5 action rows, each
+    with 1 to 5 buttons or one select menu, custom ids unique in the message."""
+    if components is None:
+        return
+    if not isinstance(components, list):
+        errors.add(path, "BASE_TYPE_ARRAY", "Must be an array.")
+        return
+    if len(components) > ACTION_ROWS_MAX:
+        errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {ACTION_ROWS_MAX} or fewer in length.")
+    seen: set[str] = set()
+    for i, row in enumerate(components):
+        if not isinstance(row, Mapping) or row.get("type") != ACTION_ROW:
+            errors.add(
+                [*path, i, "type"],
+                "UNION_TYPE_CHOICES",
+                'Value of field "type" must be one of (1,).',
+            )
+            continue
+        children = row.get("components")
+        if not isinstance(children, list) or not 1 <= len(children) <= ROW_WIDTH_MAX:
+            errors.add(
+                [*path, i, "components"],
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between 1 and {ROW_WIDTH_MAX} in length.",
+            )
+            continue
+        width = 0
+        for j, child in enumerate(children):
+            where = [*path, i, "components", j]
+            kind = child.get("type") if isinstance(child, Mapping) else None
+            if kind == BUTTON:
+                width += 1
+                _validate_button(child, errors, where, seen)
+            elif kind in SELECT_MENUS:
+                width += ROW_WIDTH_MAX
+                _check_custom_id(child.get("custom_id"), errors, [*where, "custom_id"], seen)
+            else:
+                errors.add(
+                    [*where, "type"],
+                    "UNION_TYPE_CHOICES",
+                    'Value of field "type" must be one of (2, 3, 5, 6, 7, 8).',
+                )
+        if width > ROW_WIDTH_MAX:
+            errors.add(
+                [*path, i, "components"],
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
+
+
 def validate_allowed_mentions(allowed: object, errors: FormErrors, path: list[str | int]) -> None:
     if allowed is None:
         return
@@ -172,8 +283,8 @@ def validate_allowed_mentions(allowed: object, errors: FormErrors, path: list[st
 
 
 def validate_message(payload: Mapping[str, Any], errors: FormErrors, prefix: Path = ()) -> None:
-    """Checks content/embed/allowed_mentions limits; ``prefix`` nests errors (``data`` for
-    interaction callbacks, as Discord does)."""
+    """Checks content/embed/allowed_mentions/components limits; ``prefix`` nests errors
+    (``data`` for interaction callbacks, as Discord does)."""
     base = list(prefix)
     content = payload.get("content")
     if content is not None and not isinstance(content, str):
@@ -198,6 +309,7 @@ def validate_message(payload: Mapping[str, Any], errors: FormErrors, prefix: Pat
                 f"Embed size exceeds maximum size of {EMBEDS_TOTAL_MAX}",
             )
     validate_allowed_mentions(payload.get("allowed_mentions"), errors, [*base, "allowed_mentions"])
+    validate_components(payload.get("components"), errors, [*base, "components"])
 
 
 def is_empty_message(payload: Mapping[str, Any], attachment_count: int) -> bool:
