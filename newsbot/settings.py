@@ -253,7 +253,7 @@ class WatchSettings(BaseSettings):
     )
     # Chosen by bench/watch.py on its dev topics (docs/benchmarks.md, "Topic watches").
     watch_threshold: float = Field(
-        default=0.15,
+        default=0.2,
         gt=0,
         le=1,
         description="A new article holding a watch's topic words fires it when the probability "

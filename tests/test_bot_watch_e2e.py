@@ -182,6 +182,13 @@ async def test_caps_admin_channels_list_and_remove(
         assert removed.content == "Stopped watching:\n**#2** openai board → your DMs"
         after = await command(fake_discord, guild, bob, "watch list", {})
         assert after.content == "**#1** ftx trial → your DMs"
+        # /forget-me deletes a member's watches with the rest of what is kept of them.
+        forgot = await command(fake_discord, guild, bob, "forget-me", {})
+        assert forgot.content.startswith(
+            "Deleted everything newsbot kept about you (votes: 0, topic watches: 1)."
+        )
+        gone = await command(fake_discord, guild, bob, "watch list", {})
+        assert gone.content.startswith("You watch no topics here yet")
         await command(fake_discord, guild, alice, "watch remove", {"watch": 3})
     synced = {c["name"]: c for c in fake_discord.synced_commands(guild)}["watch"]
     shapes = {

@@ -22,6 +22,7 @@ from .gateway import (
 )
 from .models import (
     CREATE_PUBLIC_THREADS,
+    DM_PERMISSIONS,
     EPHEMERAL,
     LOADING,
     MANAGE_MESSAGES,
@@ -115,13 +116,19 @@ class MessageRoutes(RestPlumbing):
 
     # -- message building ---------------------------------------------------------------------
 
+    def _bot_permissions(self, channel: FakeChannel) -> int:
+        """The bot's permissions in a channel; in a DM, all that a DM has (no roles there)."""
+        if channel.is_dm:
+            return DM_PERMISSIONS
+        return channel_permissions(self.bot_member(channel.server), channel)
+
     def _channel(self, request: web.Request) -> FakeChannel:
         channel = self.channels.get(parse_id(request.match_info["channel_id"]))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
         if channel.is_dm:
             return channel  # the bot is always in its own DM channels
-        perms = channel_permissions(self.bot_member(channel.server), channel)
+        perms = self._bot_permissions(channel)
         if not perms & VIEW_CHANNEL:
             raise DiscordError(403, 50001, "Missing Access")
         return channel
@@ -267,7 +274,7 @@ class MessageRoutes(RestPlumbing):
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
-        if not channel_permissions(self.bot_member(channel.guild), channel) & READ_MESSAGE_HISTORY:
+        if not self._bot_permissions(channel) & READ_MESSAGE_HISTORY:
             return json_response([])  # as Discord: no error, no messages
         limit = min(int(request.query.get("limit", 50)), 100)
         before = parse_id(request.query.get("before", "0")) or None
@@ -335,10 +342,7 @@ class MessageRoutes(RestPlumbing):
         channel = self._channel(request)
         if channel.is_dm:
             self._check_dm_open(channel)
-            # Everything a DM carries is the bot's own: all of it is allowed, replies too.
-            perms = SEND_MESSAGES | READ_MESSAGE_HISTORY
-        else:
-            perms = channel_permissions(self.bot_member(channel.server), channel)
+        perms = self._bot_permissions(channel)
         send = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
         if not perms & send:
             raise DiscordError(403, 50013, "Missing Permissions")
@@ -422,7 +426,7 @@ class MessageRoutes(RestPlumbing):
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         payload, files = await self._read_body(request)
         self._validate(payload)
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        perms = self._bot_permissions(channel)
         if not perms & EMBED_LINKS and payload.get("embeds"):
             # Discord ignores the embeds of an edit without Embed Links (and an edit left
             # empty is refused as one).
@@ -435,7 +439,7 @@ class MessageRoutes(RestPlumbing):
         if msg.author is not self.bot_user:
             if channel.is_dm:
                 raise DiscordError(403, 50003, "Cannot execute action on a DM channel")
-            perms = channel_permissions(self.bot_member(channel.server), channel)
+            perms = self._bot_permissions(channel)
             if not perms & MANAGE_MESSAGES:
                 raise DiscordError(403, 50013, "Missing Permissions")
         self._delete(msg)
@@ -446,9 +450,7 @@ class MessageRoutes(RestPlumbing):
         msg = self._channel_message(request, channel)
         if channel.type not in (0, 5):
             raise DiscordError(400, 50024, "Cannot execute action on this channel type")
-        if not channel_permissions(self.bot_member(channel.server), channel) & (
-            CREATE_PUBLIC_THREADS
-        ):
+        if not self._bot_permissions(channel) & CREATE_PUBLIC_THREADS:
             raise DiscordError(403, 50013, "Missing Permissions")
         if msg.thread is not None:
             raise DiscordError(400, 160004, "A thread has already been created for this message")

@@ -52,6 +52,15 @@ DEFAULT_EVERYONE_PERMISSIONS = P(
 )
 
 THREAD_TYPES = (10, 11, 12)
+# What anyone may do in a DM channel (DMs have no roles or overwrites).
+DM_PERMISSIONS = P(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    add_reactions=True,
+    read_message_history=True,
+).value
 
 T = TypeVar("T")
 
