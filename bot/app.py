@@ -28,6 +28,7 @@ EXTENSIONS = (
     "bot.cogs.retention",
     "bot.cogs.feedback",
     "bot.cogs.timeline",
+    "bot.cogs.watch",
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.watches import WatchStore
 from ingest.feeds import FeedPoller
 from ingest.fetching import Fetcher
 from ingest.pipeline import Ingester
@@ -14,6 +15,7 @@ from retrieval.chroma_index import ChromaIndex
 from retrieval.embedding import Embedder
 from retrieval.feedback import FeedbackStore
 from retrieval.timeline import TimelineBuilder
+from retrieval.watching import TopicMatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class BotConfig:
     feed_posts_per_poll: int  # new stories posted per feed per poll, and on its first read
     max_file_bytes: int
     retention_days: int  # 0: keep every article
+    watches_per_user: int  # in one server
+    watches_per_server: int
 
 
 class MemberDataHolder(Protocol):
@@ -59,6 +63,8 @@ class BotServices:
     fetcher: Fetcher
     poller: FeedPoller
     feedback: FeedbackStore  # answers sent and members' votes on them
+    watches: WatchStore
+    matcher: TopicMatcher
     member_data: tuple[MemberDataHolder, ...]  # everything /forget-me deletes
 
     def close(self) -> None:

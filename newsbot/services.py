@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import BotConfig, BotServices
+from bot.watches import WatchStore
 from ingest.chunking import Chunker
 from ingest.feeds import FeedPoller, FeedStore
 from ingest.fetching import Fetcher
@@ -32,6 +33,7 @@ from retrieval.feedback import FeedbackStore
 from retrieval.hybrid import FusionConfig
 from retrieval.llm_client import ChatClient
 from retrieval.timeline import TimelineBuilder
+from retrieval.watching import TopicMatcher
 from retrieval.written import Writer
 
 
@@ -218,12 +220,16 @@ def bot_config(settings: Settings) -> BotConfig:
         feed_posts_per_poll=settings.feeds.posts_per_poll,
         max_file_bytes=settings.ingest.max_file_bytes,
         retention_days=settings.storage.retention_days,
+        watches_per_user=settings.watch.watches_per_user,
+        watches_per_server=settings.watch.watches_per_server,
     )
 
 
 def bot_services(services: Services) -> BotServices:
-    fetcher = make_fetcher(services.settings.fetch)
-    feedback = FeedbackStore.in_data_dir(services.settings.storage.data_dir)
+    settings = services.settings
+    fetcher = make_fetcher(settings.fetch)
+    feedback = FeedbackStore.in_data_dir(settings.storage.data_dir)
+    watches = WatchStore.in_data_dir(settings.storage.data_dir)
     return BotServices(
         index=services.index,
         embedder=services.embedder,
@@ -233,7 +239,11 @@ def bot_services(services: Services) -> BotServices:
         fetcher=fetcher,
         poller=build_poller(services, fetcher),
         feedback=feedback,
-        member_data=(feedback,),
+        watches=watches,
+        matcher=TopicMatcher(
+            services.answerer, services.index, threshold=settings.watch.watch_threshold
+        ),
+        member_data=(feedback, watches),
     )
 
 

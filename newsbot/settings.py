@@ -240,6 +240,27 @@ class DiscordSettings(BaseSettings):
         return value
 
 
+class WatchSettings(BaseSettings):
+    """Topic watches (/watch, bot/cogs/watch.py), matched by retrieval/watching.py."""
+
+    model_config = _section_config()
+
+    watches_per_user: int = Field(
+        default=10, ge=1, le=1000, description="Watches a member may have in one server."
+    )
+    watches_per_server: int = Field(
+        default=100, ge=1, le=100_000, description="Watches one server may have in all."
+    )
+    # Chosen by bench/watch.py on its dev topics (docs/benchmarks.md, "Topic watches").
+    watch_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="A new article holding a watch's topic words fires it when the probability "
+        "that its best sentences answer the topic reaches this (calibrated).",
+    )
+
+
 class LlmSettings(BaseSettings):
     """Written answers from a local model, checked against the quotes (retrieval/written.py):
     NEWSBOT_LLM_*. Off while the URL is empty."""
@@ -286,6 +307,7 @@ class Settings(BaseModel):
         "fetch": FetchSettings,
         "feeds": FeedSettings,
         "discord": DiscordSettings,
+        "watch": WatchSettings,
         "llm": LlmSettings,
         "log": LogSettings,
     }
@@ -297,6 +319,7 @@ class Settings(BaseModel):
     fetch: FetchSettings
     feeds: FeedSettings
     discord: DiscordSettings
+    watch: WatchSettings
     llm: LlmSettings
     log: LogSettings
 

@@ -380,12 +380,18 @@ class Answerer:
         return self._writer.write(question, quotes, bodies)
 
     def score_candidates(
-        self, question: str, *, filters: SearchFilters | None = None, every: bool = False
+        self,
+        question: str,
+        *,
+        filters: SearchFilters | None = None,
+        every: bool = False,
+        per_article: int = SECOND_STAGE_PER_ARTICLE,
     ) -> list[ScoredCandidate]:
         """An answer's candidates with the selector's signals, best first: the second
-        stage's (with `every`, every candidate goes through the second stage; what
-        bench/train_selector.py learns the weights from)."""
-        return self._scored(as_meant(self.check_question(question)), filters, None, every=every)[2]
+        stage's, at most `per_article` of an article (with `every`, every candidate goes
+        through the second stage; what bench/train_selector.py learns the weights from)."""
+        text = as_meant(self.check_question(question))
+        return self._scored(text, filters, None, every=every, per_article=per_article)[2]
 
     def _scored(
         self,
@@ -395,6 +401,7 @@ class Answerer:
         *,
         every: bool = False,
         asked: str | None = None,
+        per_article: int = SECOND_STAGE_PER_ARTICLE,
     ) -> tuple[list[Passage], QueryPlan, list[ScoredCandidate], dict[str, str]]:
         """Retrieval for `text`, then the candidates scored; `asked` (default `text`) is the
         question whose kind of answer is looked for. Also the articles' bodies."""
@@ -406,7 +413,9 @@ class Answerer:
             for c in _quotable(text, passages, candidates, bodies)
             if _similarity(c.passage) >= self._threshold
         ]
-        ranked = self._rank(asked or text, plan, passages, usable, bodies, every=every)
+        ranked = self._rank(
+            asked or text, plan, passages, usable, bodies, every=every, per_article=per_article
+        )
         return passages, plan, ranked, bodies
 
     def _rank(
@@ -418,10 +427,11 @@ class Answerer:
         bodies: dict[str, str],
         *,
         every: bool = False,
+        per_article: int = SECOND_STAGE_PER_ARTICLE,
     ) -> list[ScoredCandidate]:
         """The first stage scores every candidate on cheap signals; its best few (at most
-        SECOND_STAGE_PER_ARTICLE of an article) are embedded at sentence level and scored
-        again by the second."""
+        `per_article` of an article) are embedded at sentence level and scored again by the
+        second."""
         if not usable:
             return []
         model = self._selector
@@ -466,19 +476,18 @@ class Answerer:
             first.append((model.first.probability(features, prior=prior), c, features))
         first.sort(key=lambda f: f[0], reverse=True)
         picked: list[tuple[float, _Candidate, dict[str, float]]] = []
-        per_article: Counter[str] = Counter()
+        taken: Counter[str] = Counter()
         seen: set[str] = set()
         for entry in first:
             c = entry[1]
             if not every and (
-                len(picked) >= SECOND_STAGE
-                or per_article[c.passage.article_id] >= SECOND_STAGE_PER_ARTICLE
+                len(picked) >= SECOND_STAGE or taken[c.passage.article_id] >= per_article
             ):
                 continue
             if c.text in seen:
                 continue
             seen.add(c.text)
-            per_article[c.passage.article_id] += 1
+            taken[c.passage.article_id] += 1
             picked.append(entry)
         sims = self.sentence_similarities(question, [c.text for _, c, _ in picked])
         fulls = with_gaps(

@@ -36,6 +36,11 @@ def chroma_where(
     if filters.windows:
         windows = [_range_clause(since, until) for since, until in filters.windows]
         clauses.append(windows[0] if len(windows) == 1 else {"$or": windows})
+    if filters.article_ids is not None:
+        # None is everything; no article has the empty id, so an empty list keeps nothing
+        # (Chroma refuses `$in: []`).
+        ids = list(filters.article_ids) or [""]
+        clauses.append({"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -65,4 +70,5 @@ def chunk_filter(
         until_ts=epoch_seconds(filters.until),
         windows=tuple((epoch_seconds(a), epoch_seconds(b)) for a, b in filters.windows),
         scopes=filters.scopes,
+        article_ids=filters.article_ids,
     )

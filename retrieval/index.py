@@ -54,6 +54,9 @@ class SearchFilters:
     scopes: tuple[str, ...] | None = None
     # (since, until) pairs: when given, a result must fall in one of them.
     windows: tuple[tuple[datetime | None, datetime | None], ...] = ()
+    # When given, only these articles' chunks (a watched topic is matched against the one
+    # article just ingested: retrieval/watching.py).
+    article_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,10 @@ class ChunkRankerContract:
         assert ids(SearchFilters(until=datetime(2023, 1, 1, tzinfo=UTC))) == {NATO.id}
         assert ids(SearchFilters(scopes=("global",))) == {NATO.id, FTX.id}
         assert ids(SearchFilters(scopes=("global", "guild:1"))) == {NATO.id, FTX.id, guild.id}
+        assert ids(SearchFilters(article_ids=(FTX.id,))) == {FTX.id}
+        assert ids(SearchFilters(article_ids=(FTX.id, guild.id))) == {FTX.id, guild.id}
+        assert ids(SearchFilters(article_ids=(guild.id,), scopes=("global",))) == set()
+        assert ids(SearchFilters(article_ids=())) == set()
         assert index.find_article(guild.id, scopes=("global", "guild:2")) is None
 
     def test_an_update_keeps_nothing_of_the_old_version(
@@ -180,6 +184,7 @@ class ChunkRankerContract:
         assert found("NATO Bankman", SearchFilters(since=datetime(2023, 1, 1, tzinfo=UTC))) == {
             FTX.id
         }
+        assert found("Bankman-Fried NATO", SearchFilters(article_ids=(NATO.id,))) == {NATO.id}
         store(index, embedder, Article(title="NATO", body="Talks collapsed.", url=NATO.url))
         assert found("unacceptable demands") == set()
         assert found("talks collapsed") == {NATO.id}

@@ -106,7 +106,9 @@ async def test_votes_and_declines_are_shown_to_admins_in_coverage(
     assert other_report.embeds[0]["description"].startswith("No question asked here")
 
     assert forgotten.ephemeral
-    assert forgotten.content.startswith("Deleted everything newsbot kept about you (votes: 1).")
+    assert forgotten.content.startswith(
+        "Deleted everything newsbot kept about you (votes: 1, topic watches: 0)."
+    )
     nato_after = report_after.embeds[0]["fields"][1]["value"]
     assert nato_after.startswith("Asked 1× · declined 0 · wrong quote 1 · didn't answer 0 ·")
     assert fake.bot_pings == frozenset()

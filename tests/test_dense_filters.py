@@ -1,4 +1,4 @@
-"""Filtered dense search (outlets, dates, scopes) finds what Chroma's own metadata filter
+"""Filtered dense search (outlets, dates, scopes, articles) finds what Chroma's own metadata filter
 finds, by both routes: the chunks the filter keeps compared here (the side index's int8
 vectors), or an over-fetch from Chroma's whole index with the others dropped."""
 
@@ -15,7 +15,7 @@ from newsbot.services import Services
 from retrieval import chroma_index
 from retrieval.filter_translation import chroma_where
 from retrieval.index import SearchFilters
-from retrieval.models import Article
+from retrieval.models import Article, make_article_id
 
 OUTLETS = ("Reuters", "The Verge", "BBC")
 # int8 vectors with one scale each move a cosine by at most ~0.002.
@@ -43,8 +43,14 @@ def _articles() -> list[Article]:
     return found
 
 
+def _id(n: int) -> str:
+    return make_article_id(url=f"https://news.test/strike/{n}", title="", body="")
+
+
 FILTERS = [
     SearchFilters(),
+    SearchFilters(article_ids=(_id(3),)),
+    SearchFilters(article_ids=(_id(3), _id(4)), scopes=("global",)),  # 4 is guild:7's
     SearchFilters(outlets=("The Verge",)),
     SearchFilters(outlets=("Reuters", "BBC")),
     SearchFilters(since=DAY0 + timedelta(days=5)),

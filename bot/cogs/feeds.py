@@ -172,6 +172,7 @@ class FeedsCog(commands.Cog):
                 for result in results:
                     if result.ingested:
                         log.info("Feed %s: %d stories ingested", result.feed.url, result.ingested)
+                    self.bot.dispatch("articles_added", result.added)  # for cogs/watch.py
             # The polls recorded what each feed owes its channel (ingest/feed_outbox.py): new
             # stories, posts that failed before, copies of posted stories.
             await self._post_owed()
@@ -435,6 +436,7 @@ class FeedsCog(commands.Cog):
             functools.partial(self.poller.add, url, scope, posting=posting)
         )
         log.info("Guild %s follows %s (by %s)", interaction.guild_id, url, interaction.user.id)
+        self.bot.dispatch("articles_added", result.added)  # for the topic watches (cogs/watch.py)
         await interaction.followup.send(
             _poll_text("Following", result),
             ephemeral=True,

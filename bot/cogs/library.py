@@ -134,6 +134,7 @@ class LibraryCog(commands.Cog):
 
         report, reply = await self.workers.ingesting.run(partial(self._ingest, load))
         self.services.answerer.invalidate_stats()
+        self.bot.dispatch("articles_added", report.items)  # for the topic watches (cogs/watch.py)
         log.info(
             "Guild %s ingest by %s: %s", interaction.guild_id, interaction.user.id, report.to_json()
         )

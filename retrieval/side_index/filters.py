@@ -27,6 +27,7 @@ class ChunkFilter:
     until_ts: int | None = None
     windows: tuple[tuple[int | None, int | None], ...] = ()
     scopes: tuple[str, ...] | None = None
+    article_ids: tuple[str, ...] | None = None  # only these articles' chunks
 
     @property
     def empty(self) -> bool:
@@ -36,6 +37,7 @@ class ChunkFilter:
             and self.until_ts is None
             and not self.windows
             and self.scopes is None
+            and self.article_ids is None
         )
 
 
@@ -66,6 +68,9 @@ def mask(table: ChunkTable, flt: ChunkFilter) -> Mask:
         keep &= by_outlet
     if flt.scopes is not None:
         keep &= np.isin(columns.scope, table.scope_codes(flt.scopes))
+    if flt.article_ids is not None:
+        article = np.frombuffer(table.article, dtype=np.int32)
+        keep &= np.isin(article, table.article_codes(flt.article_ids))
     ts = columns.ts
     dated = ts != NO_TIME
     if flt.since_ts is not None:

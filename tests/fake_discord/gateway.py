@@ -26,6 +26,7 @@ INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
 INTENT_GUILD_MESSAGE_TYPING = 1 << 11
+INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 
@@ -292,13 +293,14 @@ class FakeGateway:
         if session.conn is not None:
             session.conn.send(frame)
 
-    def dispatch(self, event: str, data: EventData) -> int:
-        """Sends ``event`` to every session (buffered for RESUME while disconnected).
+    def dispatch(self, event: str, data: EventData, *, intents: int | None = None) -> int:
+        """Sends ``event`` to every session (buffered for RESUME while disconnected) that has
+        the intent it needs (``intents``, default: the event's own, as for guild events).
 
         ``data`` may be a callable taking the session, to tailor the payload (or return None to
         skip it). Returns the number of sessions that got it.
         """
-        needed = EVENT_INTENTS.get(event, 0)
+        needed = EVENT_INTENTS.get(event, 0) if intents is None else intents
         count = 0
         for session in list(self.sessions.values()):
             if needed and not session.intents & needed:

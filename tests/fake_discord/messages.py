@@ -1,8 +1,8 @@
 """Channels and messages: the REST routes the bot uses on them (send, edit, delete, read
 history, threads, reactions, typing, members, attachments) with Discord's permission checks
-and nonce check, scripted outages, and how every message (the bot's or a user's) is built,
-recorded and dispatched to the gateway (blanked for sessions without the message_content
-intent)."""
+(in DM channels: whether the user takes the bot's DMs), and nonce check, scripted outages,
+and how every message (the bot's or a user's) is built, recorded and dispatched to the
+gateway (blanked for sessions without the message_content intent)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ import discord
 from aiohttp import web
 
 from .gateway import (
+    INTENT_DIRECT_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     GatewaySession,
 )
 from .models import (
     CREATE_PUBLIC_THREADS,
+    DM_PERMISSIONS,
     EPHEMERAL,
     LOADING,
     MANAGE_MESSAGES,
@@ -98,6 +100,7 @@ class MessageRoutes(RestPlumbing):
             msg.author is self.bot_user
             or self.bot_user in msg.mention_users
             or msg.interaction is not None
+            or msg.channel.is_dm  # the message_content intent never blanks DMs
         )
 
         def for_session(session: GatewaySession) -> dict[str, Any]:
@@ -107,15 +110,25 @@ class MessageRoutes(RestPlumbing):
             # messages that mention the bot.
             return {**full, "content": "", "embeds": [], "attachments": [], "components": []}
 
-        self.gateway.dispatch(event, for_session)
+        # Direct messages come with the direct-messages intent, not the guild-messages one.
+        intents = INTENT_DIRECT_MESSAGES if msg.channel.is_dm else None
+        self.gateway.dispatch(event, for_session, intents=intents)
 
     # -- message building ---------------------------------------------------------------------
+
+    def _bot_permissions(self, channel: FakeChannel) -> int:
+        """The bot's permissions in a channel; in a DM, all that a DM has (no roles there)."""
+        if channel.is_dm:
+            return DM_PERMISSIONS
+        return channel_permissions(self.bot_member(channel.server), channel)
 
     def _channel(self, request: web.Request) -> FakeChannel:
         channel = self.channels.get(parse_id(request.match_info["channel_id"]))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        if channel.is_dm:
+            return channel  # the bot is always in its own DM channels
+        perms = self._bot_permissions(channel)
         if not perms & VIEW_CHANNEL:
             raise DiscordError(403, 50001, "Missing Access")
         return channel
@@ -240,14 +253,10 @@ class MessageRoutes(RestPlumbing):
         msg.deleted = True
         self.notifier.notify()
         if not msg.ephemeral:
-            self.gateway.dispatch(
-                "MESSAGE_DELETE",
-                {
-                    "id": str(msg.id),
-                    "channel_id": str(msg.channel.id),
-                    "guild_id": str(msg.guild.id),
-                },
-            )
+            deleted = {"id": str(msg.id), "channel_id": str(msg.channel.id)}
+            if msg.guild is not None:
+                deleted["guild_id"] = str(msg.guild.id)
+            self.gateway.dispatch("MESSAGE_DELETE", deleted)
 
     # -- REST: guilds, channels, messages -----------------------------------------------------
 
@@ -265,7 +274,7 @@ class MessageRoutes(RestPlumbing):
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
-        if not channel_permissions(self.bot_member(channel.guild), channel) & READ_MESSAGE_HISTORY:
+        if not self._bot_permissions(channel) & READ_MESSAGE_HISTORY:
             return json_response([])  # as Discord: no error, no messages
         limit = min(int(request.query.get("limit", 50)), 100)
         before = parse_id(request.query.get("before", "0")) or None
@@ -319,10 +328,21 @@ class MessageRoutes(RestPlumbing):
             "X-RateLimit-Scope": "user",
         }
 
+    def _check_dm_open(self, channel: FakeChannel) -> None:
+        """Discord delivers a bot's DM only to a user who shares a server with it and allows
+        DMs from server members; else 403, 50007."""
+        user = channel.recipient
+        assert user is not None
+        shares_guild = any(user.id in g.members for g in self.guilds.values())
+        if not (user.dms_open and shares_guild):
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+
     async def _post_message(self, request: web.Request) -> web.Response:
         self._take_outage(parse_id(request.match_info["channel_id"]))
         channel = self._channel(request)
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        if channel.is_dm:
+            self._check_dm_open(channel)
+        perms = self._bot_permissions(channel)
         send = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
         if not perms & send:
             raise DiscordError(403, 50013, "Missing Permissions")
@@ -366,7 +386,7 @@ class MessageRoutes(RestPlumbing):
                     "type": 0,
                     "message_id": str(reference.id),
                     "channel_id": str(channel.id),
-                    "guild_id": str(channel.guild.id),
+                    **({"guild_id": str(channel.guild.id)} if channel.guild else {}),
                 }
                 if reference
                 else None
@@ -406,7 +426,7 @@ class MessageRoutes(RestPlumbing):
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         payload, files = await self._read_body(request)
         self._validate(payload)
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
+        perms = self._bot_permissions(channel)
         if not perms & EMBED_LINKS and payload.get("embeds"):
             # Discord ignores the embeds of an edit without Embed Links (and an edit left
             # empty is refused as one).
@@ -416,9 +436,12 @@ class MessageRoutes(RestPlumbing):
     async def _delete_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
         msg = self._channel_message(request, channel)
-        perms = channel_permissions(self.bot_member(channel.guild), channel)
-        if msg.author is not self.bot_user and not perms & MANAGE_MESSAGES:
-            raise DiscordError(403, 50013, "Missing Permissions")
+        if msg.author is not self.bot_user:
+            if channel.is_dm:
+                raise DiscordError(403, 50003, "Cannot execute action on a DM channel")
+            perms = self._bot_permissions(channel)
+            if not perms & MANAGE_MESSAGES:
+                raise DiscordError(403, 50013, "Missing Permissions")
         self._delete(msg)
         return no_content()
 
@@ -427,9 +450,7 @@ class MessageRoutes(RestPlumbing):
         msg = self._channel_message(request, channel)
         if channel.type not in (0, 5):
             raise DiscordError(400, 50024, "Cannot execute action on this channel type")
-        if not channel_permissions(self.bot_member(channel.guild), channel) & (
-            CREATE_PUBLIC_THREADS
-        ):
+        if not self._bot_permissions(channel) & CREATE_PUBLIC_THREADS:
             raise DiscordError(403, 50013, "Missing Permissions")
         if msg.thread is not None:
             raise DiscordError(400, 160004, "A thread has already been created for this message")
@@ -444,13 +465,13 @@ class MessageRoutes(RestPlumbing):
         # Discord gives a thread started from a message the message's id.
         thread = FakeChannel(
             id=msg.id,
-            guild=channel.guild,
+            guild=channel.server,
             name=name,
             type=11,
             parent=channel,
             owner_id=self.bot_user.id,
         )
-        channel.guild.channels[thread.id] = thread
+        channel.server.channels[thread.id] = thread
         self.channels[thread.id] = thread
         msg.thread = thread
         self.notifier.notify()

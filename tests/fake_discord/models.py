@@ -52,6 +52,15 @@ DEFAULT_EVERYONE_PERMISSIONS = P(
 )
 
 THREAD_TYPES = (10, 11, 12)
+# What anyone may do in a DM channel (DMs have no roles or overwrites).
+DM_PERMISSIONS = P(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    add_reactions=True,
+    read_message_history=True,
+).value
 
 T = TypeVar("T")
 
@@ -106,6 +115,9 @@ class FakeUser:
     global_name: str | None = None
     bot: bool = False
     locale: str = "en-US"
+    # Privacy setting "Allow direct messages from server members": off, the bot's DMs to
+    # this user are refused (403, 50007).
+    dms_open: bool = True
 
     @property
     def mention(self) -> str:
@@ -190,10 +202,15 @@ class Overwrite:
         }
 
 
+DM_CHANNEL = 1
+
+
 @dataclass(eq=False)
 class FakeChannel:
+    """A guild's channel or thread, or a DM channel (type 1: no guild, one recipient)."""
+
     id: int
-    guild: FakeGuild
+    guild: FakeGuild | None
     name: str
     type: int = 0
     position: int = 0
@@ -203,20 +220,40 @@ class FakeChannel:
     owner_id: int | None = None  # threads only
     created_ts: float = field(default_factory=time.time)
     message_count: int = 0
+    recipient: FakeUser | None = None  # DM channels only
 
     @property
     def is_thread(self) -> bool:
         return self.type in THREAD_TYPES
 
     @property
+    def is_dm(self) -> bool:
+        return self.type == DM_CHANNEL
+
+    @property
+    def server(self) -> FakeGuild:
+        """The guild of a guild channel (a DM channel has none)."""
+        if self.guild is None:
+            raise ValueError(f"{self!r} is a DM channel: it has no guild")
+        return self.guild
+
+    @property
     def mention(self) -> str:
         return f"<#{self.id}>"
 
     def payload(self) -> dict[str, Any]:
+        if self.recipient is not None:
+            return {
+                "id": str(self.id),
+                "type": DM_CHANNEL,
+                "last_message_id": None,
+                "recipients": [self.recipient.payload()],
+                "flags": 0,
+            }
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
-            "guild_id": str(self.guild.id),
+            "guild_id": str(self.server.id),
             "name": self.name,
             "position": self.position,
             "permission_overwrites": [o.payload() for o in self.overwrites],
@@ -249,6 +286,8 @@ class FakeChannel:
         return data
 
     def __repr__(self) -> str:
+        if self.recipient is not None:
+            return f"<FakeChannel DM with {self.recipient.name} id={self.id}>"
         return f"<FakeChannel #{self.name} id={self.id} type={self.type}>"
 
 
@@ -508,7 +547,8 @@ class FakeMessage:
     thread: FakeChannel | None = None
 
     @property
-    def guild(self) -> FakeGuild:
+    def guild(self) -> FakeGuild | None:
+        """None for a direct message."""
         return self.channel.guild
 
     @property
@@ -591,7 +631,6 @@ class FakeMessage:
         data: dict[str, Any] = {
             "id": str(self.id),
             "channel_id": str(self.channel.id),
-            "guild_id": str(guild.id),
             "author": self.author.payload(),
             "content": self.content,
             "timestamp": iso(self.created_ts),
@@ -610,6 +649,9 @@ class FakeMessage:
         }
         if self.nonce is not None:
             data["nonce"] = self.nonce
+        if guild is None:  # a direct message: no guild, no members
+            return data
+        data["guild_id"] = str(guild.id)
         member = guild.members.get(self.author.id)
         if with_member and member is not None and self.interaction is None:
             data["member"] = member.payload(include_user=False)
@@ -640,7 +682,7 @@ class FakeMessage:
 
     def _mention_payload(self, user: FakeUser) -> dict[str, Any]:
         data = user.payload()
-        member = self.guild.members.get(user.id)
+        member = self.guild.members.get(user.id) if self.guild is not None else None
         if member is not None:
             data["member"] = member.payload(include_user=False)
         return data
@@ -716,7 +758,7 @@ class FakeInteraction:
 
     @property
     def guild(self) -> FakeGuild:
-        return self.channel.guild
+        return self.channel.server
 
     @property
     def user(self) -> FakeUser:

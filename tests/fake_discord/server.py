@@ -4,8 +4,9 @@ gateway for an unmodified discord.py client, plus the driver API tests use to ac
 The class is put together from one module per responsibility: `state` (the world and its
 building), `rest` (plumbing every route shares), `identity` (gateway URLs, users, the
 application, READY), `commands` (command sync and invoking them), `messages` (channels and
-messages) and `interactions` (callbacks and webhooks); this module starts and stops the
-server, routes requests to those handlers and holds the rest of the driver API."""
+messages), `direct` (DM channels) and `interactions` (callbacks and webhooks); this module
+starts and stops the server, routes requests to those handlers and holds the rest of the
+driver API."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import discord
 from aiohttp import web
 
 from .commands import CommandRoutes
+from .direct import DirectMessageRoutes
 from .gateway import Handshake
 from .identity import IdentityRoutes
 from .interactions import InteractionRoutes
@@ -35,7 +37,7 @@ from .models import (
 from .rest import API_PREFIX, DiscordError, RateLimitRule, RecordedRequest, patch_discord_endpoints
 
 
-class FakeDiscord(InteractionRoutes, CommandRoutes, IdentityRoutes):
+class FakeDiscord(InteractionRoutes, CommandRoutes, IdentityRoutes, DirectMessageRoutes):
     """A fake Discord on 127.0.0.1. Use ``async with FakeDiscord.start(...) as fake:``.
 
     Options (keyword-only, also accepted by :meth:`start`):
@@ -282,6 +284,7 @@ class FakeDiscord(InteractionRoutes, CommandRoutes, IdentityRoutes):
         r.add_get(p + "/gateway/bot", self._get_gateway_bot)
         r.add_get(p + "/users/@me", self._get_me)
         r.add_get(p + "/users/{user_id}", self._get_user)
+        r.add_post(p + "/users/@me/channels", self._post_dm_channel)
         r.add_get(p + "/oauth2/applications/@me", self._get_application)
         r.add_get(p + "/applications/@me", self._get_application)
         r.add_get(p + "/applications/{application_id}/commands", self._get_commands)

@@ -89,6 +89,7 @@ class DiscordState:
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user}
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
+        self.dm_channels: dict[int, FakeChannel] = {}  # recipient's user id -> DM channel
         self.messages: list[FakeMessage] = []
         self._messages_by_id: dict[int, FakeMessage] = {}
         self.interactions: dict[int, FakeInteraction] = {}
@@ -134,8 +135,11 @@ class DiscordState:
 
     # -- world building -----------------------------------------------------------------------
 
-    def add_user(self, name: str, *, bot: bool = False, locale: str = "en-US") -> FakeUser:
-        user = FakeUser(id=self.ids.next(), name=name, bot=bot, locale=locale)
+    def add_user(
+        self, name: str, *, bot: bool = False, locale: str = "en-US", dms_open: bool = True
+    ) -> FakeUser:
+        """A user; with ``dms_open=False`` they refuse DMs from server members (the bot's)."""
+        user = FakeUser(id=self.ids.next(), name=name, bot=bot, locale=locale, dms_open=dms_open)
         self.users[user.id] = user
         return user
 
@@ -232,7 +236,7 @@ class DiscordState:
     def delete_channel(self, channel: FakeChannel) -> None:
         """Deletes a channel, as a server's admin would: the bot is told (CHANNEL_DELETE), and
         from then on every route on it answers 404 Unknown Channel (10003)."""
-        channel.guild.channels.pop(channel.id, None)
+        channel.server.channels.pop(channel.id, None)
         self.channels.pop(channel.id, None)
         self.gateway.dispatch("CHANNEL_DELETE", channel.payload())
 
@@ -247,15 +251,17 @@ class DiscordState:
         nick: str | None = None,
         bot: bool = False,
         locale: str = "en-US",
+        dms_open: bool = True,
     ) -> FakeMember:
         """A member (new user unless ``user`` is given, to share one across guilds).
 
-        ``permissions`` creates a role "<name> perms" with them and assigns it.
+        ``permissions`` creates a role "<name> perms" with them and assigns it;
+        ``dms_open=False``: a new user who refuses DMs from server members.
         """
         if user is None:
             if name is None:
                 raise ValueError("add_member needs a name or a user")
-            user = self.add_user(name, bot=bot, locale=locale)
+            user = self.add_user(name, bot=bot, locale=locale, dms_open=dms_open)
         all_roles = list(roles)
         if permissions is not None:
             perm_role = FakeRole(

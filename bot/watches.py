@@ -1,0 +1,202 @@
+"""Topic watches (/watch): who follows which topic in which server, and where its new
+articles go (a channel, or the owner's DMs). They live in a small SQLite file in the data dir
+(DATA_DIR/watches.sqlite3), next to the index and the feeds, and survive restarts.
+
+Watches are a Discord feature (owners, channels and DMs are Discord's), so they are kept by
+the bot, not the ingest layer: nothing below the bot reads them. Each article a watch has
+posted is recorded with it, so that no article is posted to a watch twice (an article
+forgotten and ingested again, a restart in the middle of posting).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bot.quotas import QuotaError
+from retrieval.dates import parse_stored_time
+from retrieval.errors import InputError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    guild_id INTEGER NOT NULL,
+    owner_id INTEGER NOT NULL,
+    channel_id INTEGER,  -- NULL: posted to the owner by DM
+    topic TEXT NOT NULL,
+    topic_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_error TEXT,  -- why the last post could not be delivered (cleared by the next one)
+    last_error_at TEXT
+);
+-- A member watches a topic once per place (a channel, or DM: NULL, which UNIQUE would not
+-- compare equal to another NULL).
+CREATE UNIQUE INDEX IF NOT EXISTS one_watch_per_place
+    ON watches (guild_id, owner_id, ifnull(channel_id, 0), topic_key);
+CREATE INDEX IF NOT EXISTS watches_by_owner ON watches (owner_id);
+CREATE TABLE IF NOT EXISTS posted (
+    watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+    article_id TEXT NOT NULL,
+    posted_at TEXT NOT NULL,
+    PRIMARY KEY (watch_id, article_id)
+);
+"""
+_COLUMNS = "id, guild_id, owner_id, channel_id, topic, created_at, last_error, last_error_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    id: int
+    guild_id: int  # the server it was made in: it sees what that server sees
+    owner_id: int
+    channel_id: int | None  # None: by DM to the owner
+    topic: str
+    created_at: datetime
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+def topic_key(topic: str) -> str:
+    """What makes two topics the same watch: case and spacing ignored."""
+    return " ".join(topic.casefold().split())
+
+
+class WatchStore:
+    """The watches file. Each call opens its own connection, so any thread may use it."""
+
+    # What /forget-me calls what this keeps of a member (bot/config.py, MemberDataHolder).
+    member_data_name: ClassVar[str] = "topic watches"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> WatchStore:
+        return cls(data_dir / "watches.sqlite3")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.execute("PRAGMA foreign_keys = ON")
+            with db:  # one transaction
+                yield db
+
+    def add(
+        self,
+        *,
+        guild_id: int,
+        owner_id: int,
+        channel_id: int | None,
+        topic: str,
+        per_user: int,
+        per_server: int,
+    ) -> Watch:
+        """A new watch, unless the owner or the server has reached its cap (QuotaError) or
+        the owner already watches this topic there (InputError). Counted and written in one
+        transaction, so two commands at once cannot both pass a cap."""
+        now = datetime.now(UTC)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # the counts hold until the insert
+            mine = _count(db, "guild_id = ? AND owner_id = ?", guild_id, owner_id)
+            if mine >= per_user:
+                raise QuotaError(
+                    f"You have {mine} watches in this server and may have at most {per_user}: "
+                    "remove one with `/watch remove` first."
+                )
+            server = _count(db, "guild_id = ?", guild_id)
+            if server >= per_server:
+                raise QuotaError(
+                    f"This server has {server} watches and may have at most {per_server}: "
+                    "one must be removed with `/watch remove` first."
+                )
+            try:
+                cursor = db.execute(
+                    "INSERT INTO watches (guild_id, owner_id, channel_id, topic, topic_key, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (guild_id, owner_id, channel_id, topic, topic_key(topic), now.isoformat()),
+                )
+            except sqlite3.IntegrityError:
+                where = f"in <#{channel_id}>" if channel_id is not None else "by DM"
+                raise InputError(f"You already watch that topic here ({where}).") from None
+        assert cursor.lastrowid is not None
+        return Watch(cursor.lastrowid, guild_id, owner_id, channel_id, topic, now)
+
+    def get(self, watch_id: int) -> Watch | None:
+        with self._connect() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM watches WHERE id = ?", (watch_id,))
+            found = row.fetchone()
+        return _watch(found) if found else None
+
+    def in_guild(self, guild_id: int) -> list[Watch]:
+        """A server's watches, oldest first."""
+        return self._select("guild_id = ?", guild_id)
+
+    def every(self) -> list[Watch]:
+        """Every watch of every server, oldest first."""
+        return self._select("1 = 1")
+
+    def _select(self, where: str, *params: object) -> list[Watch]:
+        with self._connect() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM watches WHERE {where} ORDER BY id", params)
+            return [_watch(row) for row in rows.fetchall()]
+
+    def remove(self, watch_id: int) -> Watch | None:
+        found = self.get(watch_id)
+        if found is not None:
+            with self._connect() as db:
+                db.execute("DELETE FROM watches WHERE id = ?", (watch_id,))
+        return found
+
+    def remove_member(self, user_id: int) -> int:
+        """Delete every watch a member made, in every server (what they posted goes with
+        them); how many there were."""
+        with self._connect() as db:
+            return db.execute("DELETE FROM watches WHERE owner_id = ?", (user_id,)).rowcount
+
+    def claim(self, watch_id: int, article_id: str) -> bool:
+        """Record that the watch posts this article: False when it already has (or the watch
+        is gone), so that it is not posted twice."""
+        now = datetime.now(UTC).isoformat()
+        with self._connect() as db:
+            try:
+                db.execute(
+                    "INSERT INTO posted (watch_id, article_id, posted_at) VALUES (?, ?, ?)",
+                    (watch_id, article_id, now),
+                )
+            except sqlite3.IntegrityError:  # posted already, or the watch was removed
+                return False
+        return True
+
+    def set_delivery(self, watch_id: int, error: str | None) -> None:
+        """Why the watch's last post failed (shown in /watch list), or None once one arrives."""
+        at = datetime.now(UTC).isoformat() if error is not None else None
+        with self._connect() as db:
+            db.execute(
+                "UPDATE watches SET last_error = ?, last_error_at = ? WHERE id = ?",
+                (error, at, watch_id),
+            )
+
+
+def _count(db: sqlite3.Connection, where: str, *params: object) -> int:
+    return int(db.execute(f"SELECT COUNT(*) FROM watches WHERE {where}", params).fetchone()[0])
+
+
+def _watch(row: Any) -> Watch:
+    return Watch(
+        id=int(row[0]),
+        guild_id=int(row[1]),
+        owner_id=int(row[2]),
+        channel_id=int(row[3]) if row[3] is not None else None,
+        topic=str(row[4]),
+        created_at=parse_stored_time(row[5]) or datetime.fromtimestamp(0, UTC),
+        last_error=row[6],
+        last_error_at=parse_stored_time(row[7]),
+    )
