@@ -145,6 +145,8 @@ def run(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 tally = faults.setdefault(chosen[0], [0, 0])
                 tally[0] += 1
                 tally[1] += bad.written is None
+                if bad.written is not None:
+                    print(f"  missed ({chosen[0]}): {bad.written.text}", flush=True)
         return {
             "answered": answered,
             "kept": kept,

@@ -40,7 +40,31 @@ _DECLINES = re.compile(
     r"(?:answer|say|mention|contain|address|cover)|\bcannot be answered\b",
     re.IGNORECASE,
 )
-_QUOTED = re.compile(r"[\"“]([^\"“”]{2,}?)[\"”]")
+# Typographic marks say which is the opening one, so they are paired first: a phrase the
+# model puts in straight quotes beside a quote's own “...” is then read as itself.
+_CURLY_QUOTED = re.compile(r"“([^“”]{2,}?)”")
+_STRAIGHT_QUOTED = re.compile(r"\"([^\"]{2,}?)\"")
+# Numbers written as words are numbers too: "seven counts" is 7, whichever way either side
+# writes it. ("one" is left alone: it is as often "one of them".)
+_UNITS = {
+    w: n
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    )
+    if n >= 2
+}
+_TENS = {
+    w: 10 * n
+    for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+    if n >= 2
+}
+_DIGIT_WORDS = "|".join(["one", *(w for w, n in _UNITS.items() if n < 10)])
+_SPELLED = re.compile(
+    rf"\b(?:(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{_DIGIT_WORDS}))?"
+    rf"|(?P<alone>{'|'.join(_UNITS)}))\b",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SCALED = re.compile(
     r"(\d+(?:[.,]\d+)*)\s*(thousand|million|billion|trillion|percent|per cent|%)", re.IGNORECASE
@@ -103,11 +127,17 @@ def check_sentence(
     articles = [_normal(bodies.get(q.article_id, q.text)) for q in sources]
     # Compared as normalised as the sources are: "November’s" in a sentence is the quote's
     # "November’s", whichever apostrophe either uses.
-    claim = _CITATION.sub(" ", _normal(sentence))
-    for phrase in _QUOTED.findall(claim):
+    raw = _CITATION.sub(" ", " ".join(sentence.split()))
+    phrases = _CURLY_QUOTED.findall(raw)
+    rest = _CURLY_QUOTED.sub(" ", raw)
+    phrases += _STRAIGHT_QUOTED.findall(rest)
+    for phrase in phrases:
+        # A comma or full stop inside the marks is the sentence's ("“unacceptable,” he said").
+        phrase = phrase.rstrip(",.;:")
         if not any(_normal(phrase) in article for article in articles):
-            return CheckedSentence(sentence, f"“{phrase}” is not in the cited article")
-    unquoted = _QUOTED.sub(" ", claim)
+            return CheckedSentence(sentence, f"“{_normal(phrase)}” is not in the cited article")
+    unquoted = _digits(_normal(_STRAIGHT_QUOTED.sub(" ", rest)))
+    source_text = _digits(source_text)
     source_numbers = {_number(n) for n in _NUMBER.findall(source_text)}
     for number in _NUMBER.findall(unquoted):
         if _number(number) not in source_numbers:
@@ -176,6 +206,19 @@ def _normal(text: str) -> str:
     """Text compared as the reader sees it: one kind of quote mark, dash and space."""
     table = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
     return " ".join(text.translate(table).split())
+
+
+def _digits(text: str) -> str:
+    """Numbers written as words (two to ninety-nine) written as digits."""
+
+    def value(m: re.Match[str]) -> str:
+        if m.group("alone"):
+            return str(_UNITS[m.group("alone").lower()])
+        unit = m.group("unit")
+        ones = {"one": 1, **_UNITS}.get(unit.lower(), 0) if unit else 0
+        return str(_TENS[m.group("tens").lower()] + ones)
+
+    return _SPELLED.sub(value, text)
 
 
 def _number(text: str) -> str:

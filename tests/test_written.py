@@ -88,6 +88,10 @@ FAITHFUL = [
     "The conviction covered seven counts [2].",
     "The new base is in Poland [1].",
     "Bankman-Fried took about 40% of deposits, prosecutors said [2].",
+    # Numbers written as words either side: the quote's "seven counts" is 7 counts.
+    "Bankman-Fried was found guilty on 7 counts [2].",
+    "The alliance has thirty members [1].",
+    "Russia's key demands are “unacceptable,” Stoltenberg said [1].",
 ]
 
 # Sentences an unfaithful model writes, each with what the check must name.
@@ -109,13 +113,20 @@ UNFAITHFUL = [
     ('The jury found him guilty of "fraud and bribery" [2].', "fraud and bribery"),
     ('Stoltenberg said "the alliance would send its response next week" [1].', "next week"),
     ("The alliance has 30 members [2].", "30"),
-    ("Bankman-Fried was found guilty on all seven counts [1].", "Bankman-Fried"),
+    ("Bankman-Fried was found guilty on all seven counts [1].", "7"),
     ("It spent $1.2 billion on the new base in Poland [2].", "1.2"),
     ("Stoltenberg met Putin on Wednesday [1].", "Putin"),
     ("The new base is in Lithuania [1].", "Lithuania"),
     ("Prosecutors said Caroline Ellison helped him steal $8 billion [2].", "Caroline"),
     ("He spoke alongside Biden this week [1].", "Biden"),
     ("Sam Bankman-Fried was sentenced in Manhattan [2].", "Manhattan"),
+    ("Bankman-Fried was found guilty on nine counts [2].", "9"),
+    ("Jurors deliberated for about twenty-two hours [2].", "22"),
+    # A changed phrase in straight quotes beside a quote's own typographic ones.
+    (
+        'He said Russia’s key demands are “unacceptable,” calling them "a clear provocation" [1].',
+        "a clear provocation",
+    ),
 ]
 
 
