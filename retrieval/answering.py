@@ -58,7 +58,8 @@ from retrieval.selection import (
 )
 from retrieval.sentences import iter_sentence_spans
 from retrieval.syndication import with_copies
-from retrieval.terms import STOPWORDS, numbers, terms
+from retrieval.terms import STOPWORDS, fold_accents, numbers, terms
+from retrieval.word_forms import mentioned
 from retrieval.written import Writer
 
 log = logging.getLogger(__name__)
@@ -786,21 +787,9 @@ def near_miss(
         df, chunk_count = index.document_frequencies(q_terms)
         idf = _idf(df, chunk_count)
         key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
-        quoted = {_stem(t) for c in chosen for t in _text_terms(c.text)}
-        if key and not {_stem(t) for t in key} & quoted:
+        if key and not mentioned(key, (c.text for c in chosen)):
             return f"none of {sorted(key)} in the quotes"
     return None
-
-
-def _stem(term: str) -> str:
-    """A crude stem, for "the quotes hold the word" ("pulling" in "pull", "snubbed" in
-    "snub")."""
-    for ending in ("ing", "ed"):
-        if len(term) > len(ending) + 3 and term.endswith(ending):
-            term = term[: -len(ending)]
-            break
-    # Both sides alike: "pull" and "pulling" -> "pul", "snub" and "snubbed" -> "snub".
-    return term[:-1] if len(term) > 3 and term[-1] == term[-2] else term
 
 
 def unknown_words(
@@ -822,7 +811,7 @@ class _Vocabulary:
     def __init__(self, passages: Sequence[Passage]) -> None:
         words: set[str] = set()
         for p in passages:
-            words.update(_WORDS.findall(f"{p.title}\n{p.text}".lower()))
+            words.update(_WORDS.findall(fold_accents(f"{p.title}\n{p.text}").lower()))
         words |= STOPWORDS
         self._near = words | {d for w in words for d in _deletions(w)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
@@ -37,9 +38,18 @@ def normalize_term(word: str) -> str:
     return w
 
 
+def fold_accents(text: str) -> str:
+    """Letters without their accents ("Beyoncé" -> "Beyonce", "Pogačar" -> "Pogacar"): people
+    type names without them, and the word pattern would otherwise cut a name at the accent."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def terms(text: str) -> list[str]:
     """Content terms of a text, in order, stopwords removed."""
-    normal = (normalize_term(word) for word in _WORD.findall(text))
+    normal = (normalize_term(word) for word in _WORD.findall(fold_accents(text)))
     return [t for t in normal if t and t not in STOPWORDS]
 
 

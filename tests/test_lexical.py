@@ -79,6 +79,15 @@ def test_rare_terms_outrank_common_ones_and_the_headline_counts() -> None:
     assert ids(side.bm25.search(terms("unheard-of words"), 10)) == []
 
 
+def test_names_typed_without_their_accents_are_found() -> None:
+    side = SideIndex()
+    side.put(article("a", ["Beyoncé’s Renaissance film opened in 2,000 theaters."]))
+    side.put(article("b", ["Tadej Pogačar won the stage."]))
+    side.put(article("c", ["A film opened in theaters."]))
+    assert ids(side.bm25.search(terms("beyonce"), 10)) == ["a:0"]
+    assert ids(side.bm25.search(terms("pogacar"), 10)) == ["b:0"]
+
+
 def test_filters_by_outlet_time_windows_and_scope() -> None:
     side = SideIndex()
     side.put(article("a", ["budget vote"], outlet="Verge", ts=100))

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the text -> terms mapping (`articles.document_terms`) changes: a snapshot of
 # another version is rebuilt.
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2  # 2: accents folded
 FORMAT_VERSION = 2  # 2: chunk vectors
 # The journal is folded into a fresh snapshot once it holds this many chunks and a quarter
 # of the index.
