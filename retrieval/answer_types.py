@@ -44,9 +44,10 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         re.compile(
             r"\bhow much\b(?!\s+(?:of|more|longer|bigger|higher)\b)|\bhow expensive\b|"
             r"\bprize money\b|\bwhat(?:'s|s| is| was| were| will)?"
-            r"\s+(?:be\s+)?(?:the\s+|its\s+|their\s+|his\s+|her\s+)?(?:\w+\s+){0,2}?"
+            r"\s+(?:be\s+)?(?:the\s+|its\s+|their\s+|his\s+|her\s+)?(?:[\w'’]+\s+){0,2}?"
             r"(?:price|cost|value|valuation|amount|fine|salary|revenue|prize|budget|fee|sum|"
-            r"worth|profit|loss|sales|funding|penalty|bail|deal worth|payout|bid)s?\b|"
+            r"worth|profit|loss|sales|funding|penalty|bail|deal worth|payout|bid|market cap|"
+            r"market value)s?\b|"
             r"\bfor how much\b|\bhow (?:big|large) (?:was|is) the (?:fine|deal|loss|round)\b",
             _Q,
         ),

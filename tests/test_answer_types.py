@@ -36,6 +36,8 @@ from retrieval.answer_types import (
         ("waht time is giants eagles on christmas day", AnswerType.DATE),
         ("how mcuh was wagered in the first month", AnswerType.AMOUNT),
         ("what did the ceo say about revenue", AnswerType.NONE),
+        ("what was nike's q2 revenue", AnswerType.AMOUNT),
+        ("what's coinbase's market cap", AnswerType.AMOUNT),
     ],
 )
 def test_the_kind_of_answer_asked(question: str, kind: AnswerType) -> None:
