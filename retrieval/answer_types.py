@@ -230,7 +230,9 @@ def answer_spans(sentence: str, answer_type: AnswerType, question: str) -> list[
     elif answer_type is AnswerType.COUNT:
         spans = [m.span() for m in _COUNT.finditer(sentence)]
         dates = [m.span() for m in _DATE.finditer(sentence)]
-        spans = [s for s in spans if not any(d[0] <= s[0] < d[1] for d in dates)]
+        if not _HOW_LONG.search(question):  # "for 13 years" is a date, unless asked how long
+            spans = [s for s in spans if not any(d[0] <= s[0] < d[1] for d in dates)]
+        spans = _of_the_asked_unit(spans, sentence, question)
     elif answer_type is AnswerType.DATE:
         spans = [m.span() for m in _DATE.finditer(sentence)]
     elif answer_type is AnswerType.RESULT:
@@ -246,6 +248,65 @@ def answer_spans(sentence: str, answer_type: AnswerType, question: str) -> list[
     else:
         return []
     return _not_in_question(sorted(set(spans)), sentence, question)
+
+
+# What "how old", "how tall" and "how long" are measured in; "how many points" in points.
+_AGE = re.compile(r"\bage of\b|\byears?[- ]old\b|\baged?\b", _Q)
+_HOW_LONG = re.compile(r"\bhow long\b", _Q)
+_MEASURES = (
+    (re.compile(r"\bhow old\b|\bwhat age\b", _Q), _AGE),
+    (
+        re.compile(r"\bhow tall\b", _Q),
+        re.compile(
+            r"\b(?:feet|foot|ft|inches|inch|in|cm|centimetres|centimeters|m|metres|meters)\b|['′\"]",
+            _Q,
+        ),
+    ),
+    (
+        re.compile(r"\bhow long\b", _Q),
+        re.compile(
+            r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|miles?|km|kilometres?|kilometers?|yards?|feet|metres?|meters?)\b",
+            _Q,
+        ),
+    ),
+)
+
+
+def _measured(unit: re.Pattern[str], sentence: str, start: int, end: int) -> bool:
+    """The unit is in the count or right beside it ("6 feet", "38-year-old", "age of 85")."""
+    for found in unit.finditer(sentence, max(0, start - 8), min(len(sentence), end + 12)):
+        if found.end() >= start - 1 and found.start() <= end + 2:
+            return True
+    # An age in apposition: "Altman, 38, was fired".
+    return (
+        unit is _AGE
+        and sentence[max(0, start - 2) : start] == ", "
+        and sentence[end : end + 1] == ","
+    )
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+(?:more\s+|total\s+)?([a-z]+)", _Q)
+
+
+def _of_the_asked_unit(
+    spans: list[tuple[int, int]], sentence: str, question: str
+) -> list[tuple[int, int]]:
+    """Counts in what the question counts: "how many points" wants "12 points", not "12
+    games"; "how old" an age. A count without a unit word ("killing 12") still counts."""
+    for asked, unit in _MEASURES:
+        if asked.search(question):
+            return [(s, e) for s, e in spans if _measured(unit, sentence, s, e)]
+    m = _HOW_MANY.search(question)
+    if m is None:
+        return spans
+    noun = m.group(1).lower().rstrip("s")
+    kept = []
+    for s, e in spans:
+        words = sentence[s:e].lower().split()
+        last = words[-1].rstrip("s") if len(words) > 1 else ""
+        if not last or not last.isalpha() or last == noun or noun.startswith(last[:4]):
+            kept.append((s, e))
+    return kept
 
 
 def short_answer_span(

@@ -62,6 +62,11 @@ def test_the_kind_of_answer_asked(question: str, kind: AnswerType) -> None:
         ("how old was he when he died", "He died at the age of 85 on Monday.", "85"),
         ("how many people were hurt", "At least 12 people were hurt in the blast.", "12 people"),
         ("nike eps", "Earnings per share: 94 cents vs. 75 cents expected.", "94 cents"),
+        # Counted in what was asked: a height, an age, a duration, points (not games).
+        ("how tall is connor bedard", "Bedard, 18, stands 6 feet 1.", "6 feet"),
+        ("how old is sam altman", "Altman, 38, was fired on Friday.", "38"),
+        ("how long was she under it", "She lived under it for 13 years.", "13 years"),
+        ("how many points did he score", "He played 3 games and scored 41 points.", "41 points"),
     ],
 )
 def test_the_short_answer_is_the_asked_span_verbatim(
@@ -76,6 +81,13 @@ def test_no_short_answer_when_the_sentence_holds_none_or_the_question_names_it()
     assert short_answer_span("The ban was widely criticised.", expected_type(q), q) is None
     q = "who did Jane Smith marry"
     assert short_answer_span("Jane Smith spoke on Friday.", expected_type(q), q) is None
+    q = "how many points did he score"
+    assert short_answer_span("He played in 12 games.", expected_type(q), q) is None
+    q = "how old is sam altman"
+    assert (
+        short_answer_span("Altman co-founded OpenAI in 2015 with 10 others.", expected_type(q), q)
+        is None
+    )
     q = "why were they docked points"
     assert short_answer_span("They were docked points for breaches.", expected_type(q), q) is None
 
