@@ -211,9 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "model server (tests/llm_server.py), scripted to echo the first quote's first "
                 "sentence with its [n] (faithful) and then the same sentence with one fault "
                 "(unfaithful); latency is the same questions with the written answer off and "
-                "on, in one process, alternating. Known miss: a changed phrase put in quotation "
-                "marks inside a sentence that already quotes someone; the check pairs the marks "
-                "wrongly and reads another span as the quoted phrase."
+                "on, in one process, alternating. The sentences a check misses are printed by "
+                "the script."
             )
             + f"\n\n{summary}\n\n{by_fault}\n\n{latency}\n",
         )

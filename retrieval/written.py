@@ -130,6 +130,9 @@ def check_sentence(
     raw = _CITATION.sub(" ", " ".join(sentence.split()))
     phrases = _CURLY_QUOTED.findall(raw)
     rest = _CURLY_QUOTED.sub(" ", raw)
+    if rest.count('"') % 2:
+        # A quotation opened or closed in another sentence: what it quotes cannot be told.
+        return CheckedSentence(sentence, "a quotation mark without its pair")
     phrases += _STRAIGHT_QUOTED.findall(rest)
     for phrase in phrases:
         # A comma or full stop inside the marks is the sentence's ("“unacceptable,” he said").

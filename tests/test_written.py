@@ -127,6 +127,8 @@ UNFAITHFUL = [
         'He said Russia’s key demands are “unacceptable,” calling them "a clear provocation" [1].',
         "a clear provocation",
     ),
+    # The end of a quotation the model opened in a sentence the check dropped.
+    ('Stoltenberg also allegedly said". [1]', "without its pair"),
 ]
 
 
