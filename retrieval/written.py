@@ -131,8 +131,16 @@ def check_sentence(
     phrases = _CURLY_QUOTED.findall(raw)
     rest = _CURLY_QUOTED.sub(" ", raw)
     if rest.count('"') % 2:
-        # A quotation opened or closed in another sentence: what it quotes cannot be told.
-        return CheckedSentence(sentence, "a quotation mark without its pair")
+        # A quotation opened or closed in another sentence: the quoted part is what comes
+        # before the first mark or after the last; one of them must be verbatim.
+        ends = (rest[: rest.index('"')], rest[rest.rindex('"') + 1 :])
+        if not any(
+            _normal(e).strip(" ,.;:") and _normal(e).strip(" ,.;:") in article
+            for e in ends
+            for article in articles
+        ):
+            return CheckedSentence(sentence, "a quotation mark without its pair")
+        rest = rest.replace('"', " ")
     phrases += _STRAIGHT_QUOTED.findall(rest)
     for phrase in phrases:
         # A comma or full stop inside the marks is the sentence's ("“unacceptable,” he said").

@@ -92,6 +92,8 @@ FAITHFUL = [
     "Bankman-Fried was found guilty on 7 counts [2].",
     "The alliance has thirty members [1].",
     "Russia's key demands are “unacceptable,” Stoltenberg said [1].",
+    # A quotation the sentence opens and the next closes, echoed verbatim.
+    "He said Russia's key demands are \"unacceptable [1].",
 ]
 
 # Sentences an unfaithful model writes, each with what the check must name.
