@@ -11,8 +11,7 @@ forgotten and ingested again, a restart in the middle of posting).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 from bot.quotas import QuotaError
 from retrieval.dates import parse_stored_time
 from retrieval.errors import InputError
+from retrieval.sqlite_files import transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watches (
@@ -82,12 +82,8 @@ class WatchStore:
     def in_data_dir(cls, data_dir: Path) -> WatchStore:
         return cls(data_dir / "watches.sqlite3")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            db.execute("PRAGMA foreign_keys = ON")
-            with db:  # one transaction
-                yield db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     def add(
         self,

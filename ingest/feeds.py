@@ -21,8 +21,8 @@ import io
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ from ingest.webpages import load_page, truncation_reason
 from retrieval.dates import parse_stored_time
 from retrieval.errors import InputError, NewsbotError
 from retrieval.models import GLOBAL_SCOPE, Article, normalize_url
+from retrieval.sqlite_files import transaction as sqlite_transaction
 
 log = logging.getLogger(__name__)
 
@@ -297,12 +298,8 @@ class FeedStore:
     def in_data_dir(cls, data_dir: Path) -> FeedStore:
         return cls(data_dir / "feeds.sqlite3")
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            db.execute("PRAGMA foreign_keys = ON")
-            with db:  # one transaction
-                yield db
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite_transaction(self.path)
 
     def add(
         self,

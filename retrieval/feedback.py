@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from retrieval.dates import parse_stored_time
 from retrieval.errors import NotFoundError
 from retrieval.models import Answer
+from retrieval.sqlite_files import transaction
 
 
 class Vote(StrEnum):
@@ -151,12 +152,8 @@ class FeedbackStore:
     def in_data_dir(cls, data_dir: Path) -> FeedbackStore:
         return cls(data_dir / "feedback.sqlite3")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            db.execute("PRAGMA foreign_keys = ON")
-            with db:  # one transaction
-                yield db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     def record(self, answer: AnswerRecord) -> None:
         """Keep an answer that was sent (once: its id derives from its content)."""
