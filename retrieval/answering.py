@@ -45,6 +45,7 @@ from retrieval.models import (
     Quote,
     ShortAnswer,
     WrittenAnswer,
+    nearest_citations,
 )
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
@@ -212,7 +213,9 @@ class Answerer:
     ) -> tuple[Citation, ...]:
         """The articles nearest a question, as a decline lists them ("the nearest articles
         are"), with the outlets of their copies."""
-        return with_copies(_nearest(self.search(question, filters=filters)), self._index)
+        return with_copies(
+            nearest_citations(self.search(question, filters=filters), NEAREST_ARTICLES), self._index
+        )
 
     def _retrieve(
         self, text: str, k: int, filters: SearchFilters | None
@@ -327,7 +330,9 @@ class Answerer:
         supports = [s for *_, s in found if s is not None]
         support = max(supports) if supports else None
         if not any(chosen for _, _, chosen, _ in found):
-            nearest = _nearest([p for _, passages, _, _ in found for p in passages])
+            nearest = nearest_citations(
+                [p for _, passages, _, _ in found for p in passages], NEAREST_ARTICLES
+            )
             return Answer(
                 question=text,
                 answered=False,
@@ -349,7 +354,7 @@ class Answerer:
             for cand in chosen:
                 p = cand.passage
                 if p.article_id not in citations:
-                    citations[p.article_id] = _citation(len(citations) + 1, p)
+                    citations[p.article_id] = p.citation(len(citations) + 1)
                 quote = Quote(
                     cand.text, citations[p.article_id].n, p.article_id, cand.start, cand.end
                 )
@@ -729,26 +734,6 @@ def _attributes_to(text: str, speaker: set[str]) -> bool:
 def _speaker_terms(question: str) -> set[str]:
     match = _ATTRIBUTION_QUESTION.search(question)
     return set(terms(match.group("who"))) if match else set()
-
-
-def _citation(n: int, p: Passage) -> Citation:
-    return Citation(
-        n=n,
-        article_id=p.article_id,
-        title=p.title,
-        outlet=p.outlet,
-        author=p.author,
-        published=p.published,
-        url=p.url,
-    )
-
-
-def _nearest(passages: Sequence[Passage]) -> tuple[Citation, ...]:
-    seen: dict[str, Citation] = {}
-    for p in passages:
-        if p.article_id not in seen and len(seen) < NEAREST_ARTICLES:
-            seen[p.article_id] = _citation(len(seen) + 1, p)
-    return tuple(seen.values())
 
 
 @lru_cache(maxsize=16384)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -119,6 +120,28 @@ class Passage:
     published: datetime | None
     url: str | None
     similarity: float | None = None
+
+    def citation(self, n: int) -> Citation:
+        """This passage's article, cited as source [n]."""
+        return Citation(
+            n=n,
+            article_id=self.article_id,
+            title=self.title,
+            outlet=self.outlet,
+            author=self.author,
+            published=self.published,
+            url=self.url,
+        )
+
+
+def nearest_citations(passages: Sequence[Passage], limit: int) -> tuple[Citation, ...]:
+    """The first `limit` articles among ranked passages, cited in that order: what a reply
+    that covers nothing lists as the nearest articles."""
+    seen: dict[str, Citation] = {}
+    for p in passages:
+        if p.article_id not in seen and len(seen) < limit:
+            seen[p.article_id] = p.citation(len(seen) + 1)
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from itertools import islice
 from retrieval.answering import Answerer, AnswerIndex
 from retrieval.errors import QuestionError
 from retrieval.index import SearchFilters
-from retrieval.models import Citation, Passage, Quote
+from retrieval.models import Citation, Passage, Quote, nearest_citations
 from retrieval.sentences import iter_sentence_spans
 from retrieval.syndication import with_copies
 from retrieval.terms import terms
@@ -189,10 +189,10 @@ class TimelineBuilder:
         entries: list[TimelineEntry] = []
         for relevance, s in chosen:
             p = s.passage
-            citations.append(_citation(len(citations) + 1, p))
+            citations.append(p.citation(len(citations) + 1))
             quote = Quote(s.text, len(citations), p.article_id, s.start, s.end)
             entries.append(TimelineEntry(_published(p), quote, relevance))
-        nearest = () if entries else _nearest(passages)
+        nearest = () if entries else nearest_citations(passages, NEAREST_ARTICLES)
         return Timeline(
             topic=text,
             entries=tuple(entries),
@@ -297,23 +297,3 @@ def _similarity(p: Passage) -> float:
 
 def _normal(text: str) -> str:
     return " ".join(text.casefold().split())
-
-
-def _citation(n: int, p: Passage) -> Citation:
-    return Citation(
-        n=n,
-        article_id=p.article_id,
-        title=p.title,
-        outlet=p.outlet,
-        author=p.author,
-        published=p.published,
-        url=p.url,
-    )
-
-
-def _nearest(passages: Sequence[Passage]) -> list[Citation]:
-    seen: dict[str, Citation] = {}
-    for p in passages:
-        if p.article_id not in seen and len(seen) < NEAREST_ARTICLES:
-            seen[p.article_id] = _citation(len(seen) + 1, p)
-    return list(seen.values())

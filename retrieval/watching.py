@@ -97,16 +97,7 @@ class TopicMatcher:
             return None
         chosen = _quoted(scored)
         best = chosen[0].candidate.passage
-        citation = Citation(
-            n=1,
-            article_id=best.article_id,
-            title=best.title,
-            outlet=best.outlet,
-            author=best.author,
-            published=best.published,
-            url=best.url,
-        )
-        (citation,) = with_copies((citation,), self._index)
+        (citation,) = with_copies((best.citation(1),), self._index)
         ordered = [chosen[0], *sorted(chosen[1:], key=lambda s: s.candidate.start)]
         quotes = tuple(
             Quote(s.text, 1, s.article_id, s.candidate.start, s.candidate.end) for s in ordered
