@@ -98,6 +98,18 @@ def trim(text: str, limit: int) -> str:
     return text[:cut].rstrip() + "…"
 
 
+def listing(blocks: Sequence[str], things: str) -> str:
+    """Blocks of a list, a blank line apart, as many as fit in one message, then "and N more
+    <things>" for the rest."""
+    text = ""
+    for n, block in enumerate(blocks):
+        more = f"\n\nand {len(blocks) - n} more {things}"
+        if len(text) + len(block) + 2 + len(more) > CONTENT_LIMIT:
+            return text + more
+        text += ("\n\n" if text else "") + block
+    return text
+
+
 def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value is not None else "undated"
 

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import discord
 
 from bot.render import (
-    CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     FIELD_NAME_LIMIT,
     FIELD_VALUE_LIMIT,
     FOOTER_LIMIT,
     TITLE_LIMIT,
     link,
+    listing,
     safe,
     trim,
 )
@@ -84,10 +84,4 @@ def list_text(watches: Sequence[Watch], own_id: int) -> str:
         if w.last_error:
             line += f"\nlast post not delivered: {safe(trim(w.last_error, 300))}"
         blocks.append(line)
-    text = ""
-    for n, block in enumerate(blocks):
-        more = f"\n\nand {len(blocks) - n} more watches"
-        if len(text) + len(block) + 2 + len(more) > CONTENT_LIMIT:
-            return text + more
-        text += ("\n\n" if text else "") + block
-    return text
+    return listing(blocks, "watches")

@@ -23,7 +23,7 @@ from discord.ext import commands
 from bot.feed_posts import FeedFilter, feed_post, missing_permission, post_embed, select_posts
 from bot.permissions import require_admin
 from bot.quotas import check_feed_count
-from bot.render import CONTENT_LIMIT, ingest_report_text, link, safe, trim
+from bot.render import CONTENT_LIMIT, ingest_report_text, link, listing, safe, trim
 from bot.scopes import guild_scope
 from bot.workers import ShuttingDownError
 from ingest.feed_outbox import PostRecord
@@ -86,13 +86,7 @@ def _list_text(feeds: list[Feed]) -> str:
             f"**{safe(trim(feed.name, 200))}**{_shown(feed.url)}\n{safe(describe(feed))}"
             f"{_posting_text(feed.posting)}"
         )
-    text = ""
-    for n, block in enumerate(blocks):
-        more = f"\n\nand {len(blocks) - n} more feeds"
-        if len(text) + len(block) + 2 + len(more) > CONTENT_LIMIT:
-            return text + more
-        text += ("\n\n" if text else "") + block
-    return text
+    return listing(blocks, "feeds")
 
 
 def _posting_text(posting: Posting) -> str:
