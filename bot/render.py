@@ -127,8 +127,21 @@ def _source_field(c: Citation) -> tuple[str, str]:
     return name, trim(value, FIELD_VALUE_LIMIT)
 
 
-def _footer(answer: Answer) -> str:
-    return f"Searched {answer.articles_searched} articles · newest {_date(answer.newest_published)}"
+def _searched(articles: int, newest: datetime | None) -> str:
+    return f"Searched {articles} articles · newest {_date(newest)}"
+
+
+def _not_covered_embed(title: str, nearest: Sequence[Citation], footer: str) -> discord.Embed:
+    """The honest reply when no ingested article covers what was asked: the nearest ones."""
+    embed = discord.Embed(
+        title=title,
+        description="No ingested article covers this."
+        + ("\nThe nearest articles are:" if nearest else ""),
+        colour=NO_ANSWER_COLOUR,
+    )
+    embed.set_footer(text=footer)
+    _add_sources(embed, nearest)
+    return embed
 
 
 def _add_sources(embed: discord.Embed, citations: Sequence[Citation]) -> None:
@@ -151,15 +164,9 @@ def _add_sources(embed: discord.Embed, citations: Sequence[Citation]) -> None:
 def answer_embed(answer: Answer) -> discord.Embed:
     title = trim(safe(answer.question), TITLE_LIMIT)
     if not answer.answered:
-        embed = discord.Embed(
-            title=title,
-            description="No ingested article covers this."
-            + ("\nThe nearest articles are:" if answer.nearest else ""),
-            colour=NO_ANSWER_COLOUR,
+        return _not_covered_embed(
+            title, answer.nearest, _searched(answer.articles_searched, answer.newest_published)
         )
-        embed.set_footer(text=_footer(answer))
-        _add_sources(embed, answer.nearest)
-        return embed
     # Leave room in the 6000 total for title, footer and the sources.
     budget = min(
         DESCRIPTION_LIMIT,
@@ -209,7 +216,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
             if not add_quote(i):
                 break
     embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
-    embed.set_footer(text=_footer(answer))
+    embed.set_footer(text=_searched(answer.articles_searched, answer.newest_published))
     _add_sources(embed, answer.citations)
     return embed
 
@@ -220,20 +227,9 @@ def timeline_embeds(timeline: Timeline, *, threads: bool) -> list[discord.Embed]
     `threads` the others continue it (in a thread), else it ends by counting the entries
     it leaves out."""
     title = trim(f"Timeline: {safe(timeline.topic)}", TITLE_LIMIT)
-    searched = (
-        f"Searched {timeline.articles_searched} articles · "
-        f"newest {_date(timeline.newest_published)}"
-    )
+    searched = _searched(timeline.articles_searched, timeline.newest_published)
     if not timeline.entries:
-        embed = discord.Embed(
-            title=title,
-            description="No ingested article covers this."
-            + ("\nThe nearest articles are:" if timeline.nearest else ""),
-            colour=NO_ANSWER_COLOUR,
-        )
-        embed.set_footer(text=searched)
-        _add_sources(embed, timeline.nearest)
-        return [embed]
+        return [_not_covered_embed(title, timeline.nearest, searched)]
     sources = {c.n: _source_field(c) for c in timeline.citations}
     items = [
         (

@@ -75,15 +75,21 @@ def render_answer(answer: Answer) -> str:
         lines.append("Sources:")
         lines.extend(citation_line(c) for c in answer.citations)
     else:
-        lines.append("No ingested article covers this.")
-        if answer.nearest:
-            lines.append("Nearest articles:")
-            lines.extend(citation_line(c) for c in answer.nearest)
-    lines.append("")
-    lines.append(
-        f"Searched {answer.articles_searched} articles (newest {_date(answer.newest_published)})."
-    )
+        lines.extend(_not_covered(answer.nearest))
+    lines.extend(["", _searched(answer.articles_searched, answer.newest_published)])
     return "\n".join(lines)
+
+
+def _not_covered(nearest: Sequence[Citation]) -> list[str]:
+    lines = ["No ingested article covers this."]
+    if nearest:
+        lines.append("Nearest articles:")
+        lines.extend(citation_line(c) for c in nearest)
+    return lines
+
+
+def _searched(articles: int, newest: datetime | None) -> str:
+    return f"Searched {articles} articles (newest {_date(newest)})."
 
 
 def render_timeline(timeline: Timeline) -> str:
@@ -101,15 +107,8 @@ def render_timeline(timeline: Timeline) -> str:
         lines.extend(["", "Sources:"])
         lines.extend(citation_line(c) for c in timeline.citations)
     else:
-        lines.append("No ingested article covers this.")
-        if timeline.nearest:
-            lines.append("Nearest articles:")
-            lines.extend(citation_line(c) for c in timeline.nearest)
-    lines.append("")
-    lines.append(
-        f"Searched {timeline.articles_searched} articles "
-        f"(newest {_date(timeline.newest_published)})."
-    )
+        lines.extend(_not_covered(timeline.nearest))
+    lines.extend(["", _searched(timeline.articles_searched, timeline.newest_published)])
     return "\n".join(lines)
 
 
