@@ -58,6 +58,7 @@ from retrieval.selection import (
     with_gaps,
 )
 from retrieval.sentences import iter_sentence_spans
+from retrieval.side_index.bm25 import bm25_idf
 from retrieval.syndication import with_copies
 from retrieval.terms import STOPWORDS, fold_accents, numbers, terms
 from retrieval.word_forms import mentioned
@@ -810,4 +811,4 @@ def _deletions(word: str) -> set[str]:
 
 def _idf(df: dict[str, int], n: int) -> dict[str, float]:
     """BM25's inverse document frequency of each term (higher is rarer)."""
-    return {t: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    return {t: bm25_idf(d, n) for t, d in df.items()}

@@ -19,7 +19,6 @@ article with one citation, and the reader sees which outlets covered the story w
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +31,7 @@ from retrieval.errors import QuestionError
 from retrieval.index import SearchFilters
 from retrieval.models import Citation, Passage, Quote, nearest_citations
 from retrieval.sentences import iter_sentence_spans
+from retrieval.side_index.bm25 import bm25_idf
 from retrieval.syndication import with_copies
 from retrieval.terms import terms
 
@@ -208,7 +208,7 @@ class TimelineBuilder:
         plan = self._answerer.plan(text, filters)
         words = list(dict.fromkeys(plan.lexical_terms or terms(text)))
         df, n = self._index.document_frequencies(words)
-        return {t: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items() if d}
+        return {t: bm25_idf(d, n) for t, d in df.items() if d}
 
     def _quotes(
         self,

@@ -27,6 +27,12 @@ BM25_B = 0.75
 _Postings = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
 
 
+def bm25_idf(df: int, n: int) -> float:
+    """BM25's inverse document frequency of a term `df` of `n` chunks hold (higher is
+    rarer); answer selection and timelines weigh a question's words by it too."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
 class Bm25Postings:
     """Each term's postings over a table's slots, and BM25 scores from them."""
 
@@ -135,7 +141,7 @@ class Bm25Postings:
         docs, tf = docs[live], tf[live]
         df = docs.size
         if df:
-            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            idf = bm25_idf(df, n)
             norm = self.k1 * (1.0 - self.b + self.b * columns.length[docs] / avgdl)
             weights = (idf * tf * (self.k1 + 1.0) / (tf + norm)).astype(np.float32)
         else:
