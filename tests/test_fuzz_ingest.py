@@ -12,10 +12,9 @@ import faulthandler
 import json
 import os
 import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -29,12 +28,8 @@ from ingest.loaders import (
     extract_html,
     load_bytes,
 )
+from tests.pathological import finishes
 
-T = TypeVar("T")
-
-# A bound on pathological behaviour (backtracking, quadratic loops), not a benchmark: the
-# slowest call here takes a few tenths of a second.
-CALL_LIMIT_S = 2.0
 # A test still running after this is hung (each takes seconds at most).
 HANG_S = 120
 MAX_BYTES = 10_000_000
@@ -155,14 +150,6 @@ def hang_guard(request: pytest.FixtureRequest) -> Iterator[None]:
         os.close(stderr)
 
 
-def timed(label: str, call: Callable[[], T]) -> T:
-    start = time.perf_counter()
-    result = call()
-    elapsed = time.perf_counter() - start
-    assert elapsed < CALL_LIMIT_S, f"{label} took {elapsed:.2f}s"
-    return result
-
-
 def check_item(item: LoadItem, label: str) -> None:
     if isinstance(item, Loaded):
         article = item.article
@@ -181,19 +168,19 @@ def load_everywhere(data: bytes, label: str) -> None:
         if len(data) > MAX_HTML_BYTES and name in ("page.html", "upload"):
             continue
         load = partial(load_bytes, data, name=name, max_bytes=MAX_BYTES)
-        items = timed(f"{label} as {name}", load)
+        items = finishes(f"{label} as {name}", load)
         assert items, label
         for item in items:
             check_item(item, f"{label} as {name}")
-    assert isinstance(timed(f"{label}: DTD check", partial(declares_dtd, data)), bool)
+    assert isinstance(finishes(f"{label}: DTD check", partial(declares_dtd, data)), bool)
 
 
 def clean_and_check(text: str, label: str) -> None:
     """The cleaner keeps input lines as they were (stripped), whatever the input."""
-    cleaned = timed(f"{label}: cleaner", partial(clean_text_article, text))
+    cleaned = finishes(f"{label}: cleaner", partial(clean_text_article, text))
     lines = {line.strip() for line in text.lstrip("\ufeff").splitlines()}
     assert all(line in lines for line in cleaned.body.splitlines()), label
-    pasted = timed(f"{label}: pasted", partial(article_from_text, text, source="pasted"))
+    pasted = finishes(f"{label}: pasted", partial(article_from_text, text, source="pasted"))
     check_item(pasted, label)
 
 
@@ -329,7 +316,7 @@ def test_adversarial_inputs_load_or_fail_quickly(label: str) -> None:
     load_everywhere(data, label)
     text = data.decode("utf-8", "replace")
     clean_and_check(text, label)
-    html = timed(
+    html = finishes(
         f"{label}: extract_html", partial(extract_html, data[:MAX_HTML_BYTES], source=label)
     )
     check_item(html, label)

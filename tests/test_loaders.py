@@ -7,7 +7,6 @@ import gzip
 import json
 import logging
 import re
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from ingest.loaders import (
 )
 from retrieval.errors import InputError
 from retrieval.models import GLOBAL_SCOPE
+from tests.pathological import finishes
 
 MAX = 10_000_000
 SHARED = Path(__file__).resolve().parents[2] / "shared/data"
@@ -721,10 +721,8 @@ def test_jsonl_one_bad_line_does_not_stop_the_rest(tmp_path: Path, suffix: str) 
 
 
 @pytest.mark.skipif(not CORPUS.exists(), reason="MultiHop-RAG corpus not present")
-def test_multihop_corpus_loads_fast_and_whole() -> None:
-    start = time.perf_counter()
+def test_multihop_corpus_loads_whole() -> None:
     items = load_file(CORPUS, max_bytes=MAX)
-    elapsed = time.perf_counter() - start
 
     assert len(items) == 609
     articles = [loaded(i).article for i in items]
@@ -735,7 +733,6 @@ def test_multihop_corpus_loads_fast_and_whole() -> None:
     assert budget.published == datetime(2023, 9, 26, 19, 11, 30, tzinfo=UTC)
     assert all(a.published is not None and a.published.tzinfo is UTC for a in articles)
     assert all(a.body == a.body.strip() and a.scope == GLOBAL_SCOPE for a in articles)
-    assert elapsed < 1.0, f"loading the corpus took {elapsed:.2f}s"
 
 
 # --------------------------------------------------------------------------- load_bytes
@@ -883,8 +880,7 @@ def test_a_name_with_a_nul_is_a_failure() -> None:
 
 
 def test_a_row_of_comments_is_sniffed_in_linear_time() -> None:
-    # 24 comments and no element: the old pattern took seconds, and twice as long per comment.
-    start = time.perf_counter()
-    item = loaded(only(load_bytes(b"<!-- -->" * 24 + b" x", name="upload", max_bytes=MAX)))
-    assert time.perf_counter() - start < 1.0
-    assert item.article.body == "<!-- -->" * 24 + " x"
+    # Comments and no element: the old pattern took seconds at 24 and twice as long per comment.
+    row = b"<!-- -->" * 40 + b" x"
+    item = loaded(only(finishes("sniffing", lambda: load_bytes(row, name="upload", max_bytes=MAX))))
+    assert item.article.body == row.decode()
