@@ -41,6 +41,7 @@ from retrieval.selection import (
     Linear,
     SelectorModel,
     answerable_features,
+    second_stage_picks,
     with_gaps,
 )
 
@@ -148,18 +149,11 @@ def linear(w: np.ndarray, names: Sequence[str]) -> Linear:
 
 
 def pick(cands: list[dict[str, Any]], p1: np.ndarray, n: int, per_article: int) -> list[int]:
-    """retrieval/answering.py `_rank`: the first stage's best, at most `per_article` each."""
-    out: list[int] = []
-    counts: dict[str, int] = {}
-    seen: set[str] = set()
-    for i in np.argsort(-p1, kind="stable"):
-        c = cands[int(i)]
-        if len(out) >= n or counts.get(c["article"], 0) >= per_article or c["text"] in seen:
-            continue
-        seen.add(c["text"])
-        counts[c["article"]] = counts.get(c["article"], 0) + 1
-        out.append(int(i))
-    return out
+    """retrieval/answering.py `_rank`: the first stage's best few (second_stage_picks)."""
+    order = [int(i) for i in np.argsort(-p1, kind="stable")]
+    keys = [(cands[i]["article"], cands[i]["text"]) for i in order]
+    holds = [cands[i]["f"].get("type_found", 0.0) > 0 for i in order]
+    return [order[k] for k in second_stage_picks(keys, n, per_article, holds)]
 
 
 def choose(cands: list[dict[str, Any]], probs: np.ndarray, quote_t: float, k: int) -> list[int]:

@@ -40,6 +40,15 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # "did joshua beat wilder when they finally fought": a result, not a date.
+        AnswerType.RESULT,
+        re.compile(
+            r"^\s*(?:did|does|do|will|has|have)\b[^?]{0,60}?"
+            r"\b(?:win|won|beat|lose|lost|draw|advance|qualify)\b",
+            _Q,
+        ),
+    ),
+    (
         AnswerType.AMOUNT,
         re.compile(
             r"\bhow much\b(?!\s+(?:of|more|longer|bigger|higher)\b)|\bhow expensive\b|"
@@ -48,7 +57,8 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
             r"(?:price|cost|value|valuation|amount|fine|salary|revenue|prize|budget|fee|sum|"
             r"worth|profit|loss|sales|funding|penalty|bail|deal worth|payout|bid|market cap|"
             r"market value)s?\b|"
-            r"\bfor how much\b|\bhow (?:big|large) (?:was|is) the (?:fine|deal|loss|round)\b",
+            r"\bfor how much\b|\bhow (?:big|large) (?:was|is) the (?:fine|deal|loss|round)\b|"
+            r"\bbox office\b|\bopening (?:weekend|day|night)\b|\bgross(?:ed)?\b",
             _Q,
         ),
     ),
@@ -57,7 +67,8 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         re.compile(
             r"\bhow many\b|\bhow old\b|\bwhat age\b|\bhow long\b|\bhow far\b|\bhow tall\b|"
             r"\bwhat (?:percentage|percent|share|proportion|number|rate)\b|\bnumber of\b|"
-            r"\bhow (?:big|large|high|fast)\b|\bby how much\b|\bhow much (?:of|more|longer)\b",
+            r"\bhow (?:big|large|high|fast)\b|\bby how much\b|\bhow much (?:of|more|longer)\b|"
+            r"\b(?:sentence|contract|ban|suspension|term) length\b|\blength of\b",
             _Q,
         ),
     ),
@@ -74,7 +85,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         AnswerType.RESULT,
         re.compile(
             r"\bwho (?:won|wins|win|lost|beat)\b|\bwhat was the (?:final )?(?:score|result)\b|"
-            r"\b(?:final )?score\b|\bresult of\b|\b(?:did|do|does|will)\b[^?]{0,60}?"
+            r"\b(?:final )?score\b|(?<!as a )\bresult\b|\b(?:did|do|does|will)\b[^?]{0,60}?"
             r"\b(?:win|won|beat|lose|lost|draw|advance|qualify)\b",
             _Q,
         ),
@@ -168,13 +179,23 @@ _DATE = re.compile(
     r"|\b(?:19|20)\d{2}\b|\b\d{4}-\d{2}-\d{2}\b",
     re.IGNORECASE,
 )
-_SCORE = re.compile(r"(?<![\d.,])\d{1,3}\s?[-–]\s?\d{1,3}(?![\d.,])")
+# Not part of a longer figure ("3-2.5"), but a comma or full stop may follow ("won 3-2, with").
+_SCORE = re.compile(r"(?<![\d.,])\d{1,3}\s?[-–]\s?\d{1,3}(?![\d]|[.,]\d)")
 _RESULT_WORDS = re.compile(
     r"\b(?:won|wins|winning|beat|beats|beaten|defeated|defeats|lost|loses|victory|victories|"
     r"draw|drew|tied|clinched|triumphed|eliminated|knocked out|champions?|title|"
     r"advanced|qualified|thrashed|edged|routed|crushed|upset)\b",
     re.IGNORECASE,
 )
+# "won by six wickets", "a 28 to 24 win": how a result is told besides "3-1".
+_MARGIN = re.compile(
+    r"\bby (?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|an innings) "
+    r"(?:runs?|wickets?|points?|goals?|strokes?|shots?|lengths?|seconds?)\b"
+    r"|(?<![\d.,])\d{1,3} to \d{1,3}(?![\d.,])|\bgoalless\b|\bnil\b|\b(?:KO|TKO)\b"
+    r"|\b(?:unanimous|split|majority) decision\b|\bknock(?:ed)? ?out\b|\bstoppage\b",
+    re.IGNORECASE,
+)
+_ASKS_SCORE = re.compile(r"\bscores?\b|\bscoreline\b", _Q)
 _REASON = re.compile(
     r"\b(?:because|due to|owing to|as a result|as a consequence|thanks to|after|following|"
     r"for (?:breach|breaching|failing|failure|violating|violation|allegedly)|over (?:the|his|"
@@ -237,7 +258,9 @@ def answer_spans(sentence: str, answer_type: AnswerType, question: str) -> list[
         spans = [m.span() for m in _DATE.finditer(sentence)]
     elif answer_type is AnswerType.RESULT:
         spans = [m.span() for m in _SCORE.finditer(sentence)]
-        spans += [m.span() for m in _RESULT_WORDS.finditer(sentence)]
+        spans += [m.span() for m in _MARGIN.finditer(sentence)]
+        if not _ASKS_SCORE.search(question):  # a score is asked for in figures
+            spans += [m.span() for m in _RESULT_WORDS.finditer(sentence)]
     elif answer_type is AnswerType.REASON:
         spans = [m.span() for m in _REASON.finditer(sentence)]
     elif answer_type is AnswerType.ENTITY:
@@ -252,7 +275,7 @@ def answer_spans(sentence: str, answer_type: AnswerType, question: str) -> list[
 
 # What "how old", "how tall" and "how long" are measured in; "how many points" in points.
 _AGE = re.compile(r"\bage of\b|\byears?[- ]old\b|\baged?\b", _Q)
-_HOW_LONG = re.compile(r"\bhow long\b", _Q)
+_HOW_LONG = re.compile(r"\bhow long\b|\blength\b", _Q)
 _MEASURES = (
     (re.compile(r"\bhow old\b|\bwhat age\b", _Q), _AGE),
     (

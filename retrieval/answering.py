@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
@@ -54,6 +54,7 @@ from retrieval.selection import (
     answerable_features,
     log_words,
     rank_score,
+    second_stage_picks,
     weighted_share,
     with_gaps,
 )
@@ -85,6 +86,8 @@ SECOND_STAGE_PER_ARTICLE = 2
 # What of a candidate the model reads: the cost grows with length and count (8 x 24 words
 # ~ 25 ms on one core with openvino-int8; 16 whole sentences ~ 100 ms).
 SENTENCE_WORDS = 24
+# How far around a retrieved chunk its article's sentences are candidates too.
+NEIGHBOUR_CHARS = 800
 QUERY_CACHE = 256
 # A sentence starting this early is one of the article's first (a lead often answers).
 LEAD_CHARS = 300
@@ -131,6 +134,7 @@ class _Candidate:
     coverage: float  # share of the question's terms (weighted by rarity among the sentences)
     attributed: bool = False
     pair: bool = False
+    neighbour: bool = False  # from the text around a retrieved chunk, not the chunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +418,7 @@ class Answerer:
         question whose kind of answer is looked for. Also the articles' bodies."""
         passages, plan = self._retrieve(text, top_k or self._top_k, filters)
         bodies = self._index.get_bodies([p.article_id for p in passages])
-        candidates = _verified(self._candidates(text, plan, passages), bodies)
+        candidates = _verified(self._candidates(text, plan, passages, bodies), bodies)
         usable = [
             c
             for c in _quotable(text, passages, candidates, bodies)
@@ -478,24 +482,15 @@ class Answerer:
                 "statement_end": float(_ENDS_SENTENCE.search(c.text) is not None),
                 "missing_key": float(bool(key - article)),
                 "unknown_word": float(bool(unknown)),
+                "neighbour": float(c.neighbour),
             }
             prior = ATTRIBUTION_PRIOR if c.attributed else 0.0
             first.append((model.first.probability(features, prior=prior), c, features))
         first.sort(key=lambda f: f[0], reverse=True)
-        picked: list[tuple[float, _Candidate, dict[str, float]]] = []
-        taken: Counter[str] = Counter()
-        seen: set[str] = set()
-        for entry in first:
-            c = entry[1]
-            if not every and (
-                len(picked) >= SECOND_STAGE or taken[c.passage.article_id] >= per_article
-            ):
-                continue
-            if c.text in seen:
-                continue
-            seen.add(c.text)
-            taken[c.passage.article_id] += 1
-            picked.append(entry)
+        keys = [(c.passage.article_id, c.text) for _, c, _ in first]
+        n, cap = (len(first), len(first)) if every else (SECOND_STAGE, per_article)
+        holds = [f["type_found"] > 0 for _, _, f in first]
+        picked = [first[i] for i in second_stage_picks(keys, n, cap, holds)]
         sims = self.sentence_similarities(question, [c.text for _, c, _ in picked])
         fulls = with_gaps(
             [
@@ -598,11 +593,16 @@ class Answerer:
     # --- quote selection -----------------------------------------------------------------
 
     def _candidates(
-        self, question: str, plan: QueryPlan, passages: Sequence[Passage]
+        self,
+        question: str,
+        plan: QueryPlan,
+        passages: Sequence[Passage],
+        bodies: Mapping[str, str],
     ) -> list[_Candidate]:
-        """Every sentence of the retrieved chunks, and every two neighbouring sentences of a
-        paragraph where the second adds to the first (more of the question's terms, or the
-        attribution of its statement), each with its coverage of the question's terms."""
+        """Every sentence of the retrieved chunks and of the text around them (NEIGHBOUR_CHARS
+        each side), and every two neighbouring sentences of a chunk's paragraph where the
+        second adds to the first (more of the question's terms, or the attribution of its
+        statement), each with its coverage of the question's terms."""
         # The question's own words: not the outlets and dates it names (those chose where
         # to look), nor words about news itself.
         q_terms = set(plan.lexical_terms) or set(terms(question))
@@ -612,9 +612,14 @@ class Answerer:
             for s, e in iter_sentence_spans(p.text):
                 sentence = p.text[s:e]
                 spans.append((p, p.start + s, p.start + e, sentence, _text_terms(sentence)))
+        neighbours = [
+            (p, s, e, sentence, _text_terms(sentence))
+            for p, s, e, sentence in _neighbour_sentences(passages, bodies)
+        ]
+        spans_and_neighbours = [*spans, *neighbours]
         # Terms rare among the retrieved sentences tell them apart best.
-        df = Counter(t for *_, ts in spans for t in ts & q_terms)
-        n = max(len(spans), 1)
+        df = Counter(t for *_, ts in spans_and_neighbours for t in ts & q_terms)
+        n = max(len(spans_and_neighbours), 1)
         weight = {t: math.log(1.0 + n / (1.0 + df[t])) for t in q_terms}
         total = sum(weight.values()) or 1.0
 
@@ -624,6 +629,7 @@ class Answerer:
             return _Candidate(p, start, end, text, coverage, attributed)
 
         out = [scored(*span) for span in spans]
+        out += [replace(scored(*span), neighbour=True) for span in neighbours]
         for (p, s1, e1, _, ts1), (p2, s2, e2, t2, ts2) in itertools.pairwise(spans):
             if p2 is not p or "\n" in p.text[e1 - p.start : s2 - p.start]:
                 continue
@@ -634,6 +640,39 @@ class Answerer:
             pair = scored(p, s1, e2, p.text[s1 - p.start : e2 - p.start], ts1 | ts2)
             out.append(replace(pair, pair=True))
         return out
+
+
+def _neighbour_sentences(
+    passages: Sequence[Passage], bodies: Mapping[str, str]
+) -> list[tuple[Passage, int, int, str]]:
+    """The whole sentences of an article's text within NEIGHBOUR_CHARS of its retrieved
+    chunks and outside all of them, each with the chunk it neighbours: the answer often sits
+    just before or after the chunk that matched the question (the sentence with the score,
+    after the paragraph that names both teams)."""
+    covered: dict[str, list[tuple[int, int]]] = {}
+    for p in passages:
+        covered.setdefault(p.article_id, []).append((p.start, p.start + len(p.text)))
+    found: list[tuple[Passage, int, int, str]] = []
+    seen: set[tuple[str, int]] = set()
+    for p in passages:
+        body = bodies.get(p.article_id)
+        if body is None:
+            continue
+        lo = max(0, p.start - NEIGHBOUR_CHARS)
+        hi = min(len(body), p.start + len(p.text) + NEIGHBOUR_CHARS)
+        window = body[lo:hi]
+        spans = list(iter_sentence_spans(window))
+        for i, (s, e) in enumerate(spans):
+            if (i == 0 and lo > 0) or (i == len(spans) - 1 and hi < len(body)):
+                continue  # may be cut off by the window
+            start, end = lo + s, lo + e
+            if (p.article_id, start) in seen or any(
+                a < end and start < b for a, b in covered[p.article_id]
+            ):
+                continue
+            seen.add((p.article_id, start))
+            found.append((p, start, end, window[s:e]))
+    return found
 
 
 def _quotable(
@@ -783,7 +822,8 @@ def unknown_words(
 ) -> list[str]:
     """The question's words that no stored chunk holds and that are not a typo of a word of
     the retrieved passages ("sridevi" is unknown; "mcuh" is "much"): what no article covers."""
-    absent = [t for t in q_terms if df.get(t, 0) == 0 and not t.isdigit()]
+    # (Letters and two-letter forms, "v" in "leipzig v dortmund", say nothing of coverage.)
+    absent = [t for t in q_terms if df.get(t, 0) == 0 and not t.isdigit() and len(t) > 2]
     if not absent:
         return []
     vocabulary = _Vocabulary(passages)

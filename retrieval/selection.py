@@ -45,6 +45,7 @@ FIRST_STAGE = (
     "statement_end",  # ends as a sentence does (not a heading or caption)
     "missing_key",  # a key word of the question (rare in the index) is not in the article
     "unknown_word",  # a word of the question is in no stored chunk (and is not a typo)
+    "neighbour",  # from the text around a retrieved chunk, not the chunk itself
 )
 # The second stage also reads each signal against the best of the question's other
 # candidates ("the most similar sentence of the few", not "similar enough"): what tells the
@@ -137,6 +138,39 @@ class SelectorModel:
             "answer_threshold": self.answer_threshold,
             "quote_threshold": self.quote_threshold,
         }
+
+
+def second_stage_picks(
+    ranked: Sequence[tuple[str, str]],
+    n: int,
+    per_article: int,
+    holds_asked: Sequence[bool] | None = None,
+) -> list[int]:
+    """Which of the first stage's candidates, given best first as (article id, text), go to
+    the second: the best n, at most `per_article` of an article while others are left, then
+    the next best of any article (one article retrieved still fills the n). A text met again
+    (a syndicated copy, an overlapping chunk) is skipped. When none of them holds the kind
+    of answer asked (`holds_asked`), the best that does takes the last place: the score a
+    "final score" question wants may sit in a sentence with few of its words."""
+    picked: list[int] = []
+    left: list[int] = []
+    taken: dict[str, int] = {}
+    seen: set[str] = set()
+    for i, (article, text) in enumerate(ranked):
+        if text in seen:
+            continue
+        seen.add(text)
+        if len(picked) >= n or taken.get(article, 0) >= per_article:
+            left.append(i)
+            continue
+        taken[article] = taken.get(article, 0) + 1
+        picked.append(i)
+    picked = sorted(picked + left[: n - len(picked)])
+    if holds_asked is not None and picked and not any(holds_asked[i] for i in picked):
+        best = next((i for i in left if i not in picked and holds_asked[i]), None)
+        if best is not None:
+            picked[-1] = best
+    return picked
 
 
 def with_gaps(features: Sequence[dict[str, float]]) -> list[dict[str, float]]:

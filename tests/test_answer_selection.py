@@ -124,3 +124,48 @@ def test_another_companys_revenue_is_declined(stocked: Services) -> None:
 def test_a_question_about_what_no_article_covers_is_declined(stocked: Services) -> None:
     answer = stocked.answerer.answer("who won the 2022 world cup final")
     assert not answer.answered, _quoted(answer)
+
+
+PREVIEW = (
+    "RB Leipzig hosted Borussia Dortmund on Saturday evening in a Bundesliga match both "
+    "clubs needed to win. Leipzig came into the game against Dortmund third in the table, "
+    "with Dortmund two points behind them. Leipzig coach Marco Rose said before the match "
+    "that Dortmund had been the better side in recent meetings between the two clubs. "
+    "Dortmund coach Edin Terzic named an unchanged side for the trip to Leipzig. "
+    "Leipzig were without their injured striker, and Dortmund missed two defenders. "
+    "The Leipzig stadium was sold out for the visit of Dortmund, with 47,000 fans expected. "
+    "Rose said Leipzig would press high against Dortmund from the first whistle. "
+    "Dortmund had won only one of their last five away games, while Leipzig were unbeaten "
+    "at home since August. Supporters of Dortmund travelled in their thousands to Leipzig "
+    "by train and bus. Leipzig sporting director Max Eberl said the club expected a hard "
+    "game against a Dortmund side that had spent heavily in the summer. Dortmund captain "
+    "Emre Can said the squad knew what a win in Leipzig would mean for the title race. "
+)
+MATCH_REPORT = Article(
+    title="RB Leipzig v Borussia Dortmund: final score and match report",
+    body=(
+        f"{PREVIEW}\n\n"
+        "In the end Dortmund won 3-2, with a late header settling a frantic second half. "
+        "Mats Hummels was sent off in the 70th minute for a second yellow card.\n\n"
+        "Elsewhere in the league, Stuttgart kept pace at the top with a comfortable home win. "
+        "Freiburg drew with Augsburg, and Mainz lost again to stay in the relegation places. "
+        "Werder Bremen announced a new sporting director on Friday afternoon, while Hoffenheim "
+        "confirmed that their captain had signed a contract extension until the summer of 2026."
+    ),
+    outlet="Football Weekly",
+    url="https://football.example/leipzig-dortmund",
+    published=WHEN,
+)
+
+
+def test_the_answer_just_after_the_chunk_that_matched_is_quoted(services: Services) -> None:
+    # The preview names both clubs again and again, so its chunk is the one retrieved; the
+    # score follows it, in text that chunk does not hold.
+    services.ingester.ingest([Loaded(MATCH_REPORT.url or "", MATCH_REPORT)])
+    question = "leipzig v dortmund final score"
+    retrieved = services.answerer.search(question, k=1)
+    assert retrieved and "3-2" not in retrieved[0].text
+    answer = services.answerer.answer(question, top_k=1)
+    assert answer.answered, answer.nearest
+    assert "Dortmund won 3-2" in answer.quotes[0].text
+    assert answer.quotes[0].text in MATCH_REPORT.body  # verbatim

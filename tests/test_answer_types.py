@@ -7,6 +7,7 @@ import pytest
 
 from retrieval.answer_types import (
     AnswerType,
+    answer_spans,
     expected_type,
     question_parts,
     short_answer_span,
@@ -38,6 +39,13 @@ from retrieval.answer_types import (
         ("what did the ceo say about revenue", AnswerType.NONE),
         ("what was nike's q2 revenue", AnswerType.AMOUNT),
         ("what's coinbase's market cap", AnswerType.AMOUNT),
+        # A result asked without "what was the": bare, or a yes/no with a "when" clause.
+        ("fury vs usyk result?", AnswerType.RESULT),
+        ("davis cup final result italy vs australia", AnswerType.RESULT),
+        ("did joshua beat wilder when they finally fought", AnswerType.RESULT),
+        ("what happened as a result of the strike", AnswerType.NONE),
+        ("aquaman opening weekend box office?", AnswerType.AMOUNT),
+        ("cz prison sentence length?", AnswerType.COUNT),
     ],
 )
 def test_the_kind_of_answer_asked(question: str, kind: AnswerType) -> None:
@@ -114,3 +122,19 @@ def test_no_short_answer_when_the_sentence_holds_none_or_the_question_names_it()
 )
 def test_a_question_asked_in_several_parts(question: str, parts: list[str]) -> None:
     assert question_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("The All Blacks beat Ireland 28-24 in Paris.", True),
+        ("Australia won by six wickets to lift the trophy.", True),
+        ("Usyk won on a split decision after 12 rounds.", True),
+        # Result words without the score a "score" question asks for.
+        ("The quarterfinal draw for the Carabao Cup was held on Wednesday.", False),
+        ("England have won the tournament once, in 2003.", False),
+    ],
+)
+def test_a_score_question_wants_the_score_itself(sentence: str, holds: bool) -> None:
+    question = "england v south africa semi final score"
+    assert bool(answer_spans(sentence, AnswerType.RESULT, question)) is holds
