@@ -29,6 +29,8 @@ class AnswerType(StrEnum):
 
 
 _Q = re.IGNORECASE
+# What a yes/no question asks the result of ("did they win", "will they advance").
+_YES_NO_RESULT = r"\b(?:win|won|beat|lose|lost|draw|advance|qualify)\b"
 # Checked in order: the first that matches decides.
 _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (
@@ -43,8 +45,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         # "did joshua beat wilder when they finally fought": a result, not a date.
         AnswerType.RESULT,
         re.compile(
-            r"^\s*(?:did|does|do|will|has|have)\b[^?]{0,60}?"
-            r"\b(?:win|won|beat|lose|lost|draw|advance|qualify)\b",
+            rf"^\s*(?:did|does|do|will|has|have)\b[^?]{{0,60}}?{_YES_NO_RESULT}",
             _Q,
         ),
     ),
@@ -85,8 +86,8 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         AnswerType.RESULT,
         re.compile(
             r"\bwho (?:won|wins|win|lost|beat)\b|\bwhat was the (?:final )?(?:score|result)\b|"
-            r"\b(?:final )?score\b|(?<!as a )\bresult\b|\b(?:did|do|does|will)\b[^?]{0,60}?"
-            r"\b(?:win|won|beat|lose|lost|draw|advance|qualify)\b",
+            r"\b(?:final )?score\b|(?<!as a )\bresult\b|"
+            rf"\b(?:did|do|does|will)\b[^?]{{0,60}}?{_YES_NO_RESULT}",
             _Q,
         ),
     ),
