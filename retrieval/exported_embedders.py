@@ -36,6 +36,7 @@ import numpy as np
 
 from retrieval.embedding import TokenizingEmbedder, Vectors, load_fast_tokenizer, normalized
 from retrieval.errors import ConfigError
+from retrieval.model_export import OPENVINO_PRECISION
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +380,7 @@ class OpenVinoEmbedder(ExportedEmbedder):
         # No pinning of threads to cores: on a machine shared with other work (and with our
         # own chunking and index writes) a pinned thread waits for its core to come free.
         config["ENABLE_CPU_PINNING"] = "NO"
+        config.update(OPENVINO_PRECISION)
         return core.compile_model(str(exported / "model.xml"), "CPU", config)
 
     def _run_documents(self, runner: Any, batches: list[dict[str, np.ndarray]]) -> list[Any]:

@@ -241,3 +241,17 @@ def test_openvino_is_loaded_without_its_usage_telemetry(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "intel").exists()
+
+
+def test_openvino_runs_at_full_precision_where_the_cpu_has_bf16(
+    openvino_embedder: OpenVinoEmbedder,
+) -> None:
+    """On CPUs with AMX or AVX-512 BF16, OpenVINO runs a model's float parts in bf16 unless
+    told otherwise, and beside int8 weights that lost too much (the export check failed:
+    cosine 0.897 on a long sentence); both ways of running the model ask for f32."""
+    ov = pytest.importorskip("openvino")
+    openvino_embedder.embed_query("warm up")
+    openvino_embedder.embed_documents(["warm up"])
+    for kind in ("queries", "documents"):
+        runner = openvino_embedder._runner(kind)
+        assert runner.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
