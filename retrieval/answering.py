@@ -47,6 +47,7 @@ from retrieval.models import (
     WrittenAnswer,
     nearest_citations,
 )
+from retrieval.predicates import asked_predicates, states
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
     ATTRIBUTION_PRIOR,
@@ -325,7 +326,7 @@ class Answerer:
             passages, plan, scored, _ = self._scored(search_text, filters, top_k, asked=part)
             support = max((_similarity(c.candidate.passage) for c in scored), default=None)
             share = self._max_quotes if len(parts) == 1 else PART_QUOTES
-            chosen = self._choose(scored, share)
+            chosen = stating_first(part, self._choose(scored, share))
             miss = near_miss(part, plan, chosen, self._index) if chosen else None
             if miss is not None:
                 log.debug("Declined %r: %s", part, miss)
@@ -814,7 +815,25 @@ def near_miss(
         key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
         if key and not mentioned(key, (c.text for c in chosen)):
             return f"none of {sorted(key)} in the quotes"
+        # The first quote is the answer (the short answer is taken from it; see
+        # stating_first); a later one that says "won" of another match does not make it one.
+        for predicate in asked_predicates(question):
+            if not states(predicate, [chosen[0].text]):
+                return f"nothing in the quotes says '{predicate.name}'"
     return None
+
+
+def stating_first(question: str, chosen: list[_Candidate]) -> list[_Candidate]:
+    """The quotes with the first that says what the question asks to have happened (see
+    retrieval/predicates.py) moved to the front, when the best does not and the next does:
+    "how much did Chelsea pay for Palmer" is answered by "a deal worth...", not by "Palmer
+    scored a penalty" beside it."""
+    asked = asked_predicates(question)
+    if len(chosen) < 2 or not asked or all(states(p, [chosen[0].text]) for p in asked):
+        return chosen
+    if all(states(p, [chosen[1].text]) for p in asked):
+        return [chosen[1], chosen[0], *chosen[2:]]
+    return chosen
 
 
 def unknown_words(

@@ -169,3 +169,28 @@ def test_the_answer_just_after_the_chunk_that_matched_is_quoted(services: Servic
     assert answer.answered, answer.nearest
     assert "Dortmund won 3-2" in answer.quotes[0].text
     assert answer.quotes[0].text in MATCH_REPORT.body  # verbatim
+
+
+MASIMO = Article(
+    title="Apple and Masimo's patent fight drags on",
+    body=(
+        "Masimo has reportedly spent $60 million litigating its patent dispute with Apple so "
+        "far. Apple's own legal costs are estimated at more than $100 million. The two "
+        "companies remain in court, and neither has said when the case might end. Masimo's "
+        "chief executive said the company would keep fighting for its patents."
+    ),
+    outlet="Tech Daily",
+    url="https://tech.example/apple-masimo",
+    published=WHEN,
+)
+
+
+def test_amounts_on_the_topic_do_not_answer_what_nobody_paid(services: Services) -> None:
+    """The article has amounts, Apple and Masimo, but nobody paid anybody: "how much did
+    Apple pay" is a near miss, not "$60 million"."""
+    services.ingester.ingest([Loaded(MASIMO.url or "", MASIMO)])
+    answer = services.answerer.answer("how much did apple pay masimo")
+    assert not answer.answered, _quoted(answer)
+    assert answer.nearest and answer.nearest[0].url == MASIMO.url
+    spent = services.answerer.answer("how much has masimo spent litigating against apple")
+    assert spent.answered and "$60 million" in spent.quotes[0].text
