@@ -5,12 +5,15 @@ articles go (a channel, or the owner's DMs). They live in a small SQLite file in
 Watches are a Discord feature (owners, channels and DMs are Discord's), so they are kept by
 the bot, not the ingest layer: nothing below the bot reads them. Each article a watch has
 posted is recorded with it, so that no article is posted to a watch twice (an article
-forgotten and ingested again, a restart in the middle of posting).
+forgotten and ingested again, a restart in the middle of posting). The articles already
+matched against the watches are recorded too, so that an article any process stored (the
+bot, or `newsbot ingest` beside it in server mode) is matched once (bot/watch_sweep.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +47,15 @@ CREATE TABLE IF NOT EXISTS posted (
     article_id TEXT NOT NULL,
     posted_at TEXT NOT NULL,
     PRIMARY KEY (watch_id, article_id)
+);
+-- The articles the watches have been matched against (or that never will be: copies, and
+-- what was stored before matching began), so that each stored article is matched once,
+-- whichever process stored it (bot/watch_sweep.py).
+CREATE TABLE IF NOT EXISTS matched (article_id TEXT PRIMARY KEY) WITHOUT ROWID;
+-- One row: when matching began on this watches file. Articles stored before it are old news.
+CREATE TABLE IF NOT EXISTS matching (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    started_at TEXT NOT NULL
 );
 """
 _COLUMNS = "id, guild_id, owner_id, channel_id, topic, created_at, last_error, last_error_at"
@@ -170,6 +182,43 @@ class WatchStore:
             except sqlite3.IntegrityError:  # posted already, or the watch was removed
                 return False
         return True
+
+    def matching_started(self) -> datetime | None:
+        """When matching began on this file (None: not yet)."""
+        with self._connect() as db:
+            row = db.execute("SELECT started_at FROM matching WHERE id = 1").fetchone()
+        return parse_stored_time(row[0]) if row else None
+
+    def start_matching(self, stored: Iterable[str], now: datetime) -> datetime:
+        """Begin matching: the articles stored now count as matched (they are not new); when
+        it began (an earlier start, if another process was first)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT started_at FROM matching WHERE id = 1").fetchone()
+            if row is not None:
+                return parse_stored_time(row[0]) or now
+            db.executemany(
+                "INSERT OR IGNORE INTO matched (article_id) VALUES (?)", [(a,) for a in stored]
+            )
+            db.execute("INSERT INTO matching (id, started_at) VALUES (1, ?)", (now.isoformat(),))
+        return now
+
+    def matched(self) -> set[str]:
+        """The articles already matched against the watches."""
+        with self._connect() as db:
+            return {str(row[0]) for row in db.execute("SELECT article_id FROM matched")}
+
+    def mark_matched(self, article_ids: Iterable[str]) -> None:
+        with self._connect() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO matched (article_id) VALUES (?)",
+                [(a,) for a in article_ids],
+            )
+
+    def unmark_matched(self, article_ids: Iterable[str]) -> None:
+        """Forget these (forgotten) articles: stored again, they are new again."""
+        with self._connect() as db:
+            db.executemany("DELETE FROM matched WHERE article_id = ?", [(a,) for a in article_ids])
 
     def set_delivery(self, watch_id: int, error: str | None) -> None:
         """Why the watch's last post failed (shown in /watch list), or None once one arrives."""

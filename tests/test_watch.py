@@ -212,3 +212,25 @@ def test_a_watch_posts_an_article_once_and_a_member_can_be_forgotten(tmp_path: P
     assert [w.id for w in store.every()] == [other]
     assert not store.claim(mine, "a_2")  # a removed watch posts nothing
     assert store.remove(other) is not None and store.remove(other) is None
+
+
+def test_new_articles_are_due_once_copies_and_old_news_never(fake_services: Services) -> None:
+    from bot.watch_sweep import NewArticles
+
+    store = WatchStore.in_data_dir(fake_services.settings.storage.data_dir)
+    ingest(fake_services, OPENAI)  # stored before matching began: old news
+    new = NewArticles(fake_services.index, store)
+    assert new.due([], datetime.now(UTC)) == []
+    assert store.matched() == {OPENAI.id}
+    ingest(fake_services, HARBOUR, OPENAI_COPY, BINANCE)
+    # A restarted process reads what was matched from the file.
+    again = NewArticles(fake_services.index, store)
+    assert again.due([], datetime.now(UTC)) == [HARBOUR.id, BINANCE.id]  # the copy: never
+    again.done([HARBOUR.id])
+    assert again.due([], datetime.now(UTC)) == [BINANCE.id]
+    again.done([BINANCE.id])
+    assert again.due([], datetime.now(UTC)) == []
+    # A forgotten article leaves the record: stored again, it is new again.
+    fake_services.index.forget(HARBOUR.id)
+    assert again.due([], datetime.now(UTC)) == []
+    assert HARBOUR.id not in store.matched()

@@ -4,27 +4,34 @@ article about one is posted to them by DM, or, for an admin's watch, to a channe
 Discord does not let a command that has subcommands be invoked itself, so the issue's
 `/watch topic:` is `/watch add topic:` beside `/watch list` and `/watch remove`.
 
-New articles reach the bot through one event, `articles_added` (dispatched with an ingest's
-items by /ingest and by the feed poller), which this cog consumes: each new lead article (a
-syndicated copy is never posted: its story was matched as its lead) is matched against the
-watches of the servers that can see it (bot/scopes.py), one job per server and topic on the
-answering pool (retrieval/watching.py: /ask's scoring, against that article only), and each
-hit is posted once per watch. A post that cannot be delivered (DMs closed, channel gone or
+A background task matches every stored article not matched yet (bot/watch_sweep.py): at
+once when this process stores articles (the `articles_added` event, dispatched with an
+ingest's items by /ingest and by the feed poller), and every minute for what other
+processes stored (in server mode, `newsbot ingest` and `newsbot feeds poll` beside the
+bot) or a crash left unmatched. Each new lead article (a syndicated copy is never posted:
+its story was matched as its lead) is matched against the watches of the servers that can
+see it (bot/scopes.py), one job per server and topic on the answering pool
+(retrieval/watching.py: /ask's scoring, against that article only), and each hit is posted
+once per watch. A post that cannot be delivered (DMs closed, channel gone or
 closed to the bot) is logged and its reason shown in /watch list; the watch stays and the next
 hit is tried again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import watch_sweep
 from bot.permissions import is_admin, require_admin
 from bot.scopes import visible_scopes
 from bot.watch_posts import hit_embed, list_text, where
@@ -73,6 +80,19 @@ class WatchCog(commands.Cog):
         self.config = bot.config
         self.store = bot.services.watches
         self.matcher = bot.services.matcher
+        self._new = watch_sweep.NewArticles(bot.services.index, self.store)
+        self._hinted: list[str] = []  # leads this process just stored, in order
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        self._task = asyncio.create_task(self._match_forever(), name="newsbot-watch-matching")
+
+    async def cog_unload(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     def _is_admin(self, interaction: discord.Interaction) -> bool:
         return is_admin(
@@ -209,22 +229,48 @@ class WatchCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_articles_added(self, items: Sequence[ItemResult]) -> None:
-        """Match an ingest's new lead articles against the watches and post the hits; what
-        goes wrong is logged, and never stops the ingest that dispatched it."""
+        """An ingest of this process stored articles: match its new leads now (the next
+        round, which also finds what other processes stored)."""
         leads = [
             i.article_id
             for i in items
             if i.status is Status.ADDED and i.copy_of is None and i.article_id
         ]
-        if not leads:
-            return
-        try:
-            for article_id in leads:
+        if leads:
+            self._hinted.extend(leads)
+            self._wake.set()
+
+    async def _match_forever(self) -> None:
+        """Each round: the stored articles not matched yet (bot/watch_sweep.py) against the
+        watches. Whatever goes wrong is logged, and the next round tries again."""
+        await self.bot.wait_until_ready()  # posts name their server
+        while True:
+            self._wake.clear()
+            try:
+                await self._match_new()
+            except ShuttingDownError:
+                return
+            except Exception:
+                log.exception("Matching new articles against the watches failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(watch_sweep.SWEEP_SECONDS):
+                    await self._wake.wait()
+
+    async def _match_new(self) -> None:
+        hinted, self._hinted = self._hinted, []
+        workers = self.bot.workers
+        now = datetime.now(UTC)
+        due = await workers.answering.run(functools.partial(self._new.due, hinted, now))
+        for article_id in due:
+            try:
                 await self._notify(article_id)
-        except ShuttingDownError:
-            return
-        except Exception:
-            log.exception("Matching new articles against the watches failed")
+            except ShuttingDownError:
+                raise
+            except Exception:
+                log.exception("Matching article %s against the watches failed", article_id)
+                await workers.ingesting.run(functools.partial(self._new.failed, article_id))
+                continue
+            await workers.ingesting.run(functools.partial(self._new.done, [article_id]))
 
     def _watchers(self, article_id: str) -> list[list[Watch]]:
         """The watches that can see the article (those of every server for one ingested from
