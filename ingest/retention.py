@@ -30,6 +30,8 @@ class PruneReport:
     forgotten: int
     batches: int
     older_than: datetime
+    # The ids of the articles forgotten (what else refers to them lets go of them too).
+    article_ids: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """`newsbot prune --json`."""
@@ -61,9 +63,11 @@ def prune_batches(
     return [ordered[lo : lo + batch_size] for lo in range(0, len(ordered), batch_size)]
 
 
-def forget_batch(index: ArticlesWithCopies, ingester: Ingester, batch: list[StoredArticle]) -> int:
-    """Forget one batch; returns how many were still there to forget."""
-    return sum(forget_story(index, ingester, article.id) is not None for article in batch)
+def forget_batch(
+    index: ArticlesWithCopies, ingester: Ingester, batch: list[StoredArticle]
+) -> list[str]:
+    """Forget one batch; the ids of those that were still there to forget."""
+    return [a.id for a in batch if forget_story(index, ingester, a.id) is not None]
 
 
 def prune(
@@ -77,10 +81,11 @@ def prune(
     """Forget every article older than `older_than`, batch by batch; `progress(batch done,
     batches, forgotten so far)` after each."""
     batches = prune_batches(index, older_than, batch_size=batch_size)
-    forgotten = 0
+    forgotten: list[str] = []
     for n, batch in enumerate(batches, 1):
         forgotten += forget_batch(index, ingester, batch)
-        log.info("prune: batch %d of %d done, %d articles forgotten", n, len(batches), forgotten)
+        done = len(forgotten)
+        log.info("prune: batch %d of %d done, %d articles forgotten", n, len(batches), done)
         if progress is not None:
-            progress(n, len(batches), forgotten)
-    return PruneReport(forgotten=forgotten, batches=len(batches), older_than=older_than)
+            progress(n, len(batches), done)
+    return PruneReport(len(forgotten), len(batches), older_than, tuple(forgotten))

@@ -493,6 +493,7 @@ def sources(state: _State, as_json: bool, limit: int | None) -> None:
 def forget(state: _State, id_or_url: str) -> None:
     """Remove an article (by id or URL) and all its chunks from the index."""
     from ingest.forgetting import forget_story
+    from retrieval.feedback import FeedbackStore
 
     services = state.writer("`newsbot forget`")
     forgotten = forget_story(services.index, services.ingester, id_or_url)
@@ -504,6 +505,7 @@ def forget(state: _State, id_or_url: str) -> None:
         )
         sys.exit(1)
     removed = forgotten.article
+    FeedbackStore.in_data_dir(state.settings.storage.data_dir).drop_articles([removed.id])
     _echo(f"Forgot “{removed.title}” ({removed.chunk_count} chunks).")
     if forgotten.promoted is not None:
         copy = forgotten.promoted
@@ -523,6 +525,7 @@ def prune(state: _State, days: int | None, as_json: bool) -> None:
     their syndicated copies, a batch of articles at a time."""
     from ingest.retention import cutoff
     from ingest.retention import prune as prune_older_than
+    from retrieval.feedback import FeedbackStore
 
     days = days or state.settings.storage.retention_days
     if not days:
@@ -541,12 +544,17 @@ def prune(state: _State, days: int | None, as_json: bool) -> None:
 
     report = prune_older_than(services.index, services.ingester, older_than, progress=progress)
     services.answerer.invalidate_stats()
+    # The questions and votes recorded before the cut-off go too (the bot's /coverage).
+    feedback = FeedbackStore.in_data_dir(state.settings.storage.data_dir)
+    feedback.drop_articles(report.article_ids)
+    answers = feedback.prune(older_than)
     if as_json:
-        _emit(report.to_json())
+        _emit({**report.to_json(), "answers": answers})
     else:
         _echo(
             f"Forgot {report.forgotten} articles older than {older_than:%Y-%m-%d %H:%M} UTC "
-            f"({days} days), in {report.batches} batches."
+            f"({days} days), in {report.batches} batches, and {answers} questions asked "
+            "before then, with their votes."
         )
 
 

@@ -65,6 +65,8 @@ DENSE_OVERFETCH_MAX = 1500
 DENSE_MEMO_SECONDS = 2.0
 # Article records read from Chroma at a time (see ChromaIndex._article_metadatas).
 _ARTICLE_PAGE = 500
+# Article ids (nothing else) read at a time (ChromaIndex.article_ids).
+_ID_PAGE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -744,6 +746,22 @@ class ChromaIndex:
             if len(got["ids"]) < _ARTICLE_PAGE:
                 return found
             offset += len(got["ids"])
+
+    def article_ids(self) -> list[str]:
+        """The id of every article record, leads and copies (what is stored, whichever
+        process stored it), read a page at a time."""
+        found: list[str] = []
+        while True:
+            got = self._articles.get(include=[], limit=_ID_PAGE, offset=len(found))
+            found += got["ids"]
+            if len(got["ids"]) < _ID_PAGE:
+                return found
+
+    def searchable(self, article_ids: Sequence[str]) -> set[str]:
+        """Those of these lead articles that searches find now (in server mode, once this
+        process's BM25 index has followed the commit that stored them)."""
+        self._follow()
+        return set(self._side_index.article_states(article_ids))
 
     def find_article(
         self, id_or_url: str, *, scopes: tuple[str, ...] | None = None

@@ -9,9 +9,12 @@ id is kept only with their vote, so that it counts once and can be deleted
 (`remove_member`, for /forget-me).
 
 The votes live in a small SQLite file next to the index (DATA_DIR/feedback.sqlite3), like
-the feeds file. This module is in retrieval/ because the bot (which writes it) and the
-command line (which reads it beside the running bot) both use it, and it is about answers:
-it needs nothing from the layers above.
+the feeds file. Retention (NEWSBOT_RETENTION_DAYS, `newsbot prune`) deletes the answers
+asked before its cut-off with their votes (`prune`), and a forgotten article leaves the
+answers that cited it (`drop_articles`); the entry layer calls both where it forgets.
+This module is in retrieval/ because the bot (which writes it) and the command line (which
+reads it beside the running bot) both use it, and it is about answers: it needs nothing from
+the layers above.
 """
 
 from __future__ import annotations
@@ -196,6 +199,31 @@ class FeedbackStore:
         """Delete every vote of a member; how many there were."""
         with self._connect() as db:
             return db.execute("DELETE FROM votes WHERE member_id = ?", (user_id,)).rowcount
+
+    def prune(self, older_than: datetime) -> int:
+        """Retention: delete the answers asked before `older_than`, with their votes; how
+        many answers that was."""
+        with self._connect() as db:
+            return db.execute(
+                "DELETE FROM answers WHERE created < ?", (_stored(older_than),)
+            ).rowcount  # their votes go with them (ON DELETE CASCADE)
+
+    def drop_articles(self, article_ids: Sequence[str]) -> int:
+        """Forgotten articles leave the answers that cited them (the answers and their votes
+        stay, for /coverage); how many answers changed."""
+        gone = set(article_ids)
+        if not gone:
+            return 0
+        with self._connect() as db:
+            rows = db.execute("SELECT answer_id, cited FROM answers WHERE cited != '[]'")
+            changed = []
+            for answer_id, cited in rows.fetchall():
+                ids = json.loads(cited)
+                kept = [a for a in ids if a not in gone]
+                if len(kept) != len(ids):
+                    changed.append((json.dumps(kept), answer_id))
+            db.executemany("UPDATE answers SET cited = ? WHERE answer_id = ?", changed)
+        return len(changed)
 
     def gaps(
         self,

@@ -4,6 +4,7 @@ Real `newsbot` processes on the fast fake embedder (tests/fake_newsbot.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,12 @@ from ingest.loaders import load_file
 from ingest.retention import prune_batches
 from newsbot.services import Services
 from newsbot.settings import Settings
+from retrieval.errors import NotFoundError
+from retrieval.feedback import FeedbackStore, Vote
 from tests.fake_discord import FakeDiscord
 from tests.test_bot_feeds_e2e import eventually, running
 from tests.test_crash_consistency import _corpus, _killed, _newsbot, _open, _write
+from tests.test_feedback import ALICE, BOB, _recorded
 
 pytestmark = pytest.mark.skipif(
     not (Path(__file__).resolve().parents[2] / "shared" / "data").exists(),
@@ -25,6 +29,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 OLD = "2001-03-04T05:06:07+00:00"
+YEAR = timedelta(days=365)
 
 
 def _dated(article: dict[str, Any], published: str) -> dict[str, Any]:
@@ -109,6 +114,42 @@ def test_the_setting_gives_the_days_and_days_overrides_it(
     _assert_clean(settings)
 
 
+def test_prune_forgets_the_questions_and_votes_asked_before_the_cut_off(
+    settings: Settings, tmp_path: Path
+) -> None:
+    recent = datetime.now(UTC) - timedelta(days=2)
+    news = [_dated(_corpus(0, 1)[0], OLD), _dated(_corpus(1, 1)[0], recent.isoformat())]
+    done = _newsbot(settings, "ingest", "--json", str(_write(tmp_path / "news.json", news)))
+    assert done.returncode == 0, done.stderr
+    old_article = json.loads(done.stdout)["items"][0]["article_id"]
+    votes = FeedbackStore.in_data_dir(settings.storage.data_dir)
+    long_ago = _recorded(votes, "who won the cup in 2001?", at=datetime.now(UTC) - YEAR * 2)
+    votes.vote(long_ago.id, ALICE, Vote.DIDNT_ANSWER)
+    kept = _recorded(votes, "what did the minister say?", cited=(old_article,), at=recent)
+    votes.vote(kept.id, BOB, Vote.WRONG_QUOTE)
+
+    pruned = _newsbot(settings, "prune", "--json", "--days", "365")
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout) | {"older_than": None} == {
+        "forgotten": 1,
+        "batches": 1,
+        "older_than": None,
+        "answers": 1,
+    }
+    shown = _newsbot(settings, "coverage", "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    # The old question and its vote are gone; the recent one is still shown, with its vote.
+    assert [g["questions"] for g in report["groups"]] == [["what did the minister say?"]]
+    assert report["groups"][0]["votes"] == {"helpful": 0, "wrong_quote": 1, "didnt_answer": 0}
+    # It no longer names the article the prune forgot; nothing else of it changed.
+    [left] = votes.gaps()
+    assert left.record == dataclasses.replace(kept, cited=())
+    assert votes.vote(kept.id, BOB, Vote.HELPFUL) is Vote.WRONG_QUOTE
+    with pytest.raises(NotFoundError):
+        votes.vote(long_ago.id, ALICE, Vote.HELPFUL)
+
+
 def test_prune_without_retention_says_what_to_set(settings: Settings) -> None:
     refused = _newsbot(settings, "prune")
     assert refused.returncode != 0
@@ -157,11 +198,15 @@ async def test_the_bot_prunes_at_start_and_answers_meanwhile(
     old, new = _dated(_corpus(0, 1)[0], OLD), _dated(_corpus(1, 1)[0], recent)
     news = load_file(_write(tmp_path / "news.json", [old, new]), max_bytes=10**7)
     services.ingester.ingest(news)
+    votes = FeedbackStore.in_data_dir(services.settings.storage.data_dir)
+    long_ago = _recorded(votes, "who won the cup in 2001?", at=datetime.now(UTC) - YEAR * 2)
+    votes.vote(long_ago.id, ALICE, Vote.DIDNT_ANSWER)
     guild = fake_discord.add_guild(name="News")
     alice = fake_discord.add_member(guild, name="alice")
     async with running(fake_discord, services, guild, retention_days=365):
         asked = await fake_discord.invoke_slash(guild, alice, "ask", {"question": new["title"]})
         await eventually(lambda: [a.url for a in services.index.list_articles()] == [new["url"]])
+        await eventually(lambda: votes.gaps() == [])  # the old question and its vote went too
         answer = await asked.wait_for_response(timeout=60)
     assert answer.embeds
     assert services.index.check().whole

@@ -195,12 +195,46 @@ def test_the_same_topic_is_watched_once_per_place(tmp_path: Path) -> None:
         add(store, 10, "openai board", channel_id=55, per_user=5)
 
 
+POST = {"title": "A story", "type": "rich"}
+
+
+def test_a_post_is_owed_until_delivered_in_order_and_never_owed_again(tmp_path: Path) -> None:
+    import sqlite3
+    from datetime import timedelta
+
+    # A watches file from before posts were delivered this way: its posts were made.
+    with sqlite3.connect(tmp_path / "watches.sqlite3") as db:
+        db.executescript(
+            "CREATE TABLE posted (watch_id INTEGER NOT NULL, article_id TEXT NOT NULL, "
+            "posted_at TEXT NOT NULL, PRIMARY KEY (watch_id, article_id));"
+        )
+    store = WatchStore.in_data_dir(tmp_path)
+    mine = add(store, 10, "openai board")
+    assert store.claim(mine, "a_1", POST) and store.claim(mine, "a_2", POST)
+    now = datetime.now(UTC)
+    first, second = store.owed(now)
+    assert (first.article_id, first.state, first.embed) == ("a_1", "owed", POST)
+    assert first.watch == store.get(mine) and first.nonce != second.nonce
+    trying = store.sending(first, 77, now)
+    assert trying is not None
+    assert [(p.article_id, p.state, p.target_id) for p in store.owed(now)] == [
+        ("a_1", "sending", 77),
+        ("a_2", "owed", None),
+    ]
+    store.delivered(trying, 1234)
+    assert [p.article_id for p in store.owed(now)] == ["a_2"]
+    assert not store.claim(mine, "a_1", POST)  # posted: never again
+    # Two days without Discord: the post is dropped, and not owed again.
+    assert store.owed(now + timedelta(hours=49)) == []
+    assert store.owed(now) == [] and not store.claim(mine, "a_2", POST)
+
+
 def test_a_watch_posts_an_article_once_and_a_member_can_be_forgotten(tmp_path: Path) -> None:
     store = WatchStore.in_data_dir(tmp_path)
     mine = add(store, 10, "openai board")
     other = add(store, 11, "openai board")
-    assert store.claim(mine, "a_1") and not store.claim(mine, "a_1")
-    assert store.claim(other, "a_1")
+    assert store.claim(mine, "a_1", POST) and not store.claim(mine, "a_1", POST)
+    assert store.claim(other, "a_1", POST)
     store.set_delivery(mine, "your DMs are closed")
     found = store.get(mine)
     assert found is not None and found.last_error == "your DMs are closed"
@@ -210,5 +244,27 @@ def test_a_watch_posts_an_article_once_and_a_member_can_be_forgotten(tmp_path: P
     assert cleared is not None and cleared.last_error is None
     assert store.remove_member(10) == 1
     assert [w.id for w in store.every()] == [other]
-    assert not store.claim(mine, "a_2")  # a removed watch posts nothing
+    assert not store.claim(mine, "a_2", POST)  # a removed watch posts nothing
     assert store.remove(other) is not None and store.remove(other) is None
+
+
+def test_new_articles_are_due_once_copies_and_old_news_never(fake_services: Services) -> None:
+    from bot.watch_sweep import NewArticles
+
+    store = WatchStore.in_data_dir(fake_services.settings.storage.data_dir)
+    ingest(fake_services, OPENAI)  # stored before matching began: old news
+    new = NewArticles(fake_services.index, store)
+    assert new.due([], datetime.now(UTC)) == []
+    assert store.matched() == {OPENAI.id}
+    ingest(fake_services, HARBOUR, OPENAI_COPY, BINANCE)
+    # A restarted process reads what was matched from the file.
+    again = NewArticles(fake_services.index, store)
+    assert again.due([], datetime.now(UTC)) == [HARBOUR.id, BINANCE.id]  # the copy: never
+    again.done([HARBOUR.id])
+    assert again.due([], datetime.now(UTC)) == [BINANCE.id]
+    again.done([BINANCE.id])
+    assert again.due([], datetime.now(UTC)) == []
+    # A forgotten article leaves the record: stored again, it is new again.
+    fake_services.index.forget(HARBOUR.id)
+    assert again.due([], datetime.now(UTC)) == []
+    assert HARBOUR.id not in store.matched()

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
@@ -25,6 +25,7 @@ from bot.permissions import require_admin
 from bot.quotas import check_feed_count
 from bot.render import CONTENT_LIMIT, ingest_report_text, link, listing, safe, trim
 from bot.scopes import guild_scope
+from bot.sent_posts import sent_before
 from bot.workers import ShuttingDownError
 from ingest.feed_outbox import PostRecord
 from ingest.feeds import Feed, FeedPoller, PollResult, Posting, describe
@@ -44,10 +45,6 @@ MAX_TICK_SECONDS = 60.0
 PAUSED_BY_ADMIN = "paused with /feeds pause"
 # A post or edit still unanswered after this (Discord unreachable) is tried again next poll.
 POST_TIMEOUT_SECONDS = 60.0
-# Before a post whose last try failed is sent again, the channel's messages since a little
-# before that try (clocks differ) are searched for it, this many at most.
-SENT_SEARCH_LIMIT = 100
-CLOCK_SLACK = timedelta(seconds=30)
 UNKNOWN_CHANNEL = 10003  # Discord's error code
 
 
@@ -262,7 +259,13 @@ class FeedsCog(commands.Cog):
         assert channel_id is not None
         try:
             if post.state == "sending":
-                sent = await self._sent_before(post, embed)
+                assert post.channel_id is not None and post.attempted_at is not None
+                sent = await sent_before(
+                    self.bot,
+                    post.channel_id,
+                    post.attempted_at,
+                    lambda e: (e.title, e.url) == (embed.title, embed.url),
+                )
                 if sent is not None:
                     await self._in_worker(
                         functools.partial(self.outbox.posted, post, sent.id, post.copies)
@@ -296,26 +299,6 @@ class FeedsCog(commands.Cog):
             return False
         await self._in_worker(functools.partial(self.outbox.posted, post, message.id, post.copies))
         return True
-
-    async def _sent_before(self, post: PostRecord, embed: discord.Embed) -> discord.Message | None:
-        """The message an earlier try of this post may have made after all (its answer was
-        lost, or the bot stopped before recording it): the bot's post of the same story in
-        the channel since that try."""
-        assert post.channel_id is not None and post.attempted_at is not None
-        cached = self.bot.get_channel(post.channel_id)
-        if (
-            isinstance(cached, discord.abc.GuildChannel)
-            and not cached.permissions_for(cached.guild.me).read_message_history
-        ):
-            return None  # Discord would list nothing: only the nonce guards this try
-        since = discord.utils.time_snowflake(post.attempted_at - CLOCK_SLACK)
-        channel = self.bot.get_partial_messageable(post.channel_id)
-        async for message in channel.history(limit=SENT_SEARCH_LIMIT, after=discord.Object(since)):
-            if message.author == self.bot.user and any(
-                (e.title, e.url) == (embed.title, embed.url) for e in message.embeds
-            ):
-                return message
-        return None
 
     async def _pause(self, feed: Feed, reason: str) -> None:
         log.warning("Feed %s: posting paused: %s", feed.url, reason)

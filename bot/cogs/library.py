@@ -170,7 +170,11 @@ class LibraryCog(commands.Cog):
     def _forget(self, article: str, scopes: tuple[str, ...]) -> tuple[Forgotten | None, str]:
         services = self.services
         forgotten = forget_story(services.index, services.ingester, article, scopes=scopes)
-        return forgotten, forgotten_text(forgotten) if forgotten is not None else ""
+        if forgotten is None:
+            return None, ""
+        # The answers that cited it let go of it (retrieval/feedback.py).
+        services.feedback.drop_articles([forgotten.article.id])
+        return forgotten, forgotten_text(forgotten)
 
     @forget.autocomplete("article")
     async def _article_choices(

@@ -1,5 +1,6 @@
 """Retention in the bot: with NEWSBOT_RETENTION_DAYS set, what is older is forgotten once at
-start and then daily (ingest/retention.py). Off the event loop, a batch at a time: finding the
+start and then daily (ingest/retention.py), and so are the questions and votes recorded
+before then (retrieval/feedback.py). Off the event loop, a batch at a time: finding the
 old articles runs on the answer pool, each batch its own job on the write pool, so questions
 are answered and other writes wait at most a batch while it runs."""
 
@@ -9,12 +10,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from discord.ext import commands
 
 from bot.workers import ShuttingDownError
 from ingest.retention import PruneReport, cutoff, forget_batch, prune_batches
+from retrieval.feedback import FeedbackStore
 
 if TYPE_CHECKING:
     from bot.app import NewsBot
@@ -63,14 +66,28 @@ class RetentionCog(commands.Cog):
         batches = await self.bot.workers.answering.run(
             functools.partial(prune_batches, services.index, older_than)
         )
-        forgotten = 0
+        forgotten: list[str] = []
         for batch in batches:
             forgotten += await self.bot.workers.ingesting.run(
                 functools.partial(forget_batch, services.index, services.ingester, batch)
             )
         if forgotten:
             services.answerer.invalidate_stats()
-        return PruneReport(forgotten=forgotten, batches=len(batches), older_than=older_than)
+        # The questions and votes older than the articles kept go too, and the answers
+        # that cited a forgotten article let go of it.
+        answers = await self.bot.workers.ingesting.run(
+            functools.partial(forget_feedback, services.feedback, older_than, forgotten)
+        )
+        if answers:
+            log.info("Retention: %d answers older than %s forgotten", answers, older_than)
+        return PruneReport(len(forgotten), len(batches), older_than, tuple(forgotten))
+
+
+def forget_feedback(feedback: FeedbackStore, older_than: datetime, forgotten: list[str]) -> int:
+    """In a worker: the answers (with their votes) asked before the cut-off, and forgotten
+    articles' ids in the others; how many answers went."""
+    feedback.drop_articles(forgotten)
+    return feedback.prune(older_than)
 
 
 async def setup(bot: NewsBot) -> None:
