@@ -97,7 +97,7 @@ def score_pairs(services: object, topics: Sequence[Topic]) -> tuple[list[Pair], 
                     article_id,
                     article_id in topic.about,
                     shipped,
-                    answerer.answerable(scored),
+                    answerer.answerable(scored, None),
                     scored[0].probability if scored else 0.0,
                     seconds,
                 )

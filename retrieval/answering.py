@@ -51,6 +51,7 @@ from retrieval.predicates import asked_predicates, states
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
     ATTRIBUTION_PRIOR,
+    SHORT_QUESTION_WORDS,
     SelectorModel,
     answerable_features,
     log_words,
@@ -96,8 +97,6 @@ SENTENCE_CACHE = 4096
 # A question word this rare in the index (BM25 idf; in about 1 in 150 chunks) is a key word:
 # an article without it is likely about something else ("microsoft's revenue" from Apple's).
 KEY_IDF = 5.0
-# Questions up to this long must have one of their key words in a quote (`near_miss`).
-KEY_GATE_WORDS = 25
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORDS = re.compile(r"[a-z0-9]+")
 # Quotes of one article in an answer (the answer is often the sentence next to the best).
@@ -191,7 +190,11 @@ class Answerer:
         self._stats_lock = threading.Lock()
         self._selector = selector or SelectorModel.load()
         if answer_threshold is not None:
-            self._selector = replace(self._selector, answer_threshold=answer_threshold)
+            self._selector = replace(
+                self._selector,
+                answer_threshold=answer_threshold,
+                short_answer_threshold=answer_threshold,
+            )
         self._sentence_vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._query_vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._domains: tuple[float, dict[str, tuple[str, ...]]] | None = None
@@ -326,7 +329,9 @@ class Answerer:
             passages, plan, scored, _ = self._scored(search_text, filters, top_k, asked=part)
             support = max((_similarity(c.candidate.passage) for c in scored), default=None)
             share = self._max_quotes if len(parts) == 1 else PART_QUOTES
-            chosen = stating_first(part, self._choose(scored, share))
+            # (The whole question's length chooses the answerable model: a part of a long
+            # question is not one typed in chat.)
+            chosen = stating_first(part, self._choose(scored, share, text))
             miss = near_miss(part, plan, chosen, self._index) if chosen else None
             if miss is not None:
                 log.debug("Declined %r: %s", part, miss)
@@ -506,14 +511,16 @@ class Answerer:
         scored.sort(key=lambda s: s.probability, reverse=True)
         return scored
 
-    def answerable(self, scored: Sequence[ScoredCandidate]) -> float:
-        """The probability that the best candidates answer the question at all."""
+    def answerable(self, scored: Sequence[ScoredCandidate], question: str | None) -> float:
+        """The probability that the best candidates answer the question at all (a topic,
+        None, is judged by the general model; see SelectorModel.answerable_for)."""
         if not scored:
             return 0.0
         best = scored[0]
         second = next((s.probability for s in scored if s.article_id != best.article_id), 0.0)
         features = answerable_features(best.probability, second, scored)
-        return self._selector.answerable.probability(features)
+        model, _ = self._selector.answerable_for(question)
+        return model.probability(features)
 
     def _query_vector(self, text: str) -> Vectors:
         """The question's vector (retrieval and sentence scoring share it)."""
@@ -549,12 +556,14 @@ class Answerer:
                     self._sentence_vectors.popitem(last=False)
         return [float(np.dot(cached[t], q)) for t in sentences]
 
-    def _choose(self, scored: list[ScoredCandidate], max_quotes: int) -> list[_Candidate]:
+    def _choose(
+        self, scored: list[ScoredCandidate], max_quotes: int, question: str
+    ) -> list[_Candidate]:
         """The quotes to show: none if the question does not look answerable ("no ingested
         article covers this"); else the most probable candidates above the quote threshold,
         at most QUOTES_PER_ARTICLE of an article: the best first, then by article."""
         model = self._selector
-        if not scored or self.answerable(scored) < model.answer_threshold:
+        if not scored or self.answerable(scored, question) < model.answerable_for(question)[1]:
             return []
         chosen = [scored[0].candidate]
         per_article = Counter([scored[0].article_id])
@@ -808,7 +817,7 @@ def near_miss(
     ):
         return f"no {asked.value} in the quotes"
     # A long question (MultiHop-RAG's are ~40 words) names more than a few quotes hold.
-    if len(question.split()) <= KEY_GATE_WORDS:
+    if len(question.split()) <= SHORT_QUESTION_WORDS:
         q_terms = list(dict.fromkeys(plan.lexical_terms or tuple(terms(question))))
         df, chunk_count = index.document_frequencies(q_terms)
         idf = _idf(df, chunk_count)

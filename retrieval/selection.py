@@ -76,6 +76,10 @@ ANSWERABLE = (
     "best_missing_key",
     "unknown_word",
 )
+# The most words of a question typed as in chat. Such a question is answered or declined
+# on other evidence than a long one naming many things (MultiHop-RAG's): it has a model of
+# its own (`SelectorModel.short_answerable`).
+SHORT_QUESTION_WORDS = 25
 
 MODEL_PATH = Path(__file__).with_name("selector.json")
 # Added to the logit of a sentence giving a statement to the speaker a "what did X say"
@@ -118,6 +122,17 @@ class SelectorModel:
     answer_threshold: float
     # Further quotes (one per other article) need this second-stage probability.
     quote_threshold: float
+    # The answerable model and threshold of a short question (SHORT_QUESTION_WORDS);
+    # None: the one model for all.
+    short_answerable: Linear | None = None
+    short_answer_threshold: float = 0.0
+
+    def answerable_for(self, question: str | None) -> tuple[Linear, float]:
+        """The answerable model for this question, and its threshold (a topic, None, has
+        the general one: /watch is calibrated on it)."""
+        if self.short_answerable is not None and question is not None and is_short(question):
+            return self.short_answerable, self.short_answer_threshold
+        return self.answerable, self.answer_threshold
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> SelectorModel:
@@ -128,6 +143,10 @@ class SelectorModel:
             answerable=Linear.from_json(data["answerable"], ANSWERABLE),
             answer_threshold=float(data["answer_threshold"]),
             quote_threshold=float(data["quote_threshold"]),
+            short_answerable=Linear.from_json(data["short_answerable"], ANSWERABLE)
+            if "short_answerable" in data
+            else None,
+            short_answer_threshold=float(data.get("short_answer_threshold", 0.0)),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -137,6 +156,14 @@ class SelectorModel:
             "answerable": self.answerable.to_json(),
             "answer_threshold": self.answer_threshold,
             "quote_threshold": self.quote_threshold,
+            **(
+                {
+                    "short_answerable": self.short_answerable.to_json(),
+                    "short_answer_threshold": self.short_answer_threshold,
+                }
+                if self.short_answerable is not None
+                else {}
+            ),
         }
 
 
@@ -217,3 +244,7 @@ def answerable_features(best: float, second: float, scored: Sequence[_Scored]) -
         "best_missing_key": top.get("missing_key", 0.0),
         "unknown_word": top.get("unknown_word", 0.0),
     }
+
+
+def is_short(question: str) -> bool:
+    return len(question.split()) <= SHORT_QUESTION_WORDS

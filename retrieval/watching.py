@@ -85,7 +85,7 @@ class TopicMatcher:
         lacks the topic's words, else the probability that its best sentences answer it."""
         if not scored or scored[0].features["article_coverage"] < ARTICLE_COVERAGE:
             return 0.0
-        return self._answerer.answerable(scored)
+        return self._answerer.answerable(scored, None)
 
     def match(
         self, topic: str, article_id: str, *, scopes: tuple[str, ...] | None = None
