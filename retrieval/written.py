@@ -4,8 +4,11 @@ checked against the quotes it cites before anything is shown.
 The model sees only the question and the quotes, numbered as the citations. A sentence is
 dropped when it cites nothing or a quote it was not given; when a number or amount in it is
 in none of the quotes it cites; when a phrase it puts in quotation marks is not verbatim in
-a cited article; or when a name in it (a capitalised word not starting the sentence) is in
-none of the cited quotes. What is left is shown before the quotes, labelled with the model.
+a cited article; or when a name in it is in none of the cited quotes. A name is a capitalised
+word; one that starts the sentence (or follows a colon or an opening mark) is one unless it
+is an ordinary word there: a stopword, or a word the cited articles or the question write in
+lower case ("Prosecutors", "Talks"). What is left is shown before the quotes, labelled with
+the model.
 """
 
 from __future__ import annotations
@@ -73,6 +76,11 @@ _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _OPENING = "\"“‘'([("
 # Capitalised words that are not names wherever they stand.
 _NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll"})
+# Words that start an answer's sentence without being names: the stopwords and these.
+_ORDINARY_STARTS = frozenset(
+    "yes no however meanwhile instead still overall today yesterday earlier later while "
+    "although though because since despite neither either".split()
+) | frozenset(STOPWORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +121,10 @@ def split_sentences(output: str) -> list[str]:
 
 
 def check_sentence(
-    sentence: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+    sentence: str, quotes: Sequence[Quote], bodies: Mapping[str, str], question: str = ""
 ) -> CheckedSentence:
-    """Keep `sentence` only if everything it states is in the quotes it cites."""
+    """Keep `sentence` only if everything it states is in the quotes it cites (`question`:
+    what was asked, whose words in lower case are not names at a sentence's start)."""
     cited = {int(n) for group in _CITATION.findall(sentence) for n in group.split(",")}
     if not cited:
         return CheckedSentence(sentence, "no citation")
@@ -158,22 +167,22 @@ def check_sentence(
         if (_number(number), _scale(scale)) not in source_amounts:
             return CheckedSentence(sentence, f"{number} {scale} is not in the cited quotes")
     source_words = set(_WORD.findall(source_text))
-    given_words = set(_WORD.findall(_normal(" ".join(q.text for q in quotes))))
-    for name in _names(unquoted, given_words):
+    ordinary = {w for w in _WORD.findall(" ".join([*articles, _normal(question)])) if w.islower()}
+    for name in _names(unquoted, ordinary):
         if name not in source_words:
             return CheckedSentence(sentence, f"{name} is in none of the cited quotes")
     return CheckedSentence(sentence, None)
 
 
 def ground(
-    output: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+    output: str, quotes: Sequence[Quote], bodies: Mapping[str, str], question: str = ""
 ) -> tuple[list[str], int]:
     """The sentences of the model's output that pass the check (at most MAX_SENTENCES),
     and how many were dropped."""
     kept: list[str] = []
     dropped = 0
     for sentence in split_sentences(output):
-        checked = check_sentence(sentence, quotes, bodies)
+        checked = check_sentence(sentence, quotes, bodies, question)
         if checked.reason is None and len(kept) < MAX_SENTENCES:
             kept.append(sentence)
             continue
@@ -204,7 +213,7 @@ class Writer:
         if declines(output):
             log.info("No written answer: the model says the quotes do not answer")
             return None
-        kept, dropped = ground(output, quotes, bodies)
+        kept, dropped = ground(output, quotes, bodies, question)
         if not kept:
             log.info("No written answer: none of its %d sentences passed the check", dropped)
             return None
@@ -243,26 +252,24 @@ def _scale(word: str) -> str:
     return "percent" if lowered in ("%", "per cent") else lowered
 
 
-def _names(text: str, given_words: set[str]) -> list[str]:
-    """Capitalised words that do not start a sentence (or a quotation): names, as far as
-    a rule can tell without a model. A sentence's first word is one too when it is written
-    like a name ("NATO", "Bankman-Fried") or is a word of another quote the model was given
-    (a name taken from the wrong source)."""
+def _names(text: str, ordinary: set[str]) -> list[str]:
+    """Capitalised words: names, as far as a rule can tell without a model. One that starts
+    a sentence, or follows a colon or an opening mark, is a name too ("Putin met ...") unless
+    it is an ordinary word there: a stopword, or in `ordinary` (the words the cited articles
+    and the question write in lower case) when lowered. A word written like a name
+    ("NATO", "Bankman-Fried") is one wherever it stands."""
     found: list[str] = []
     for start, end in iter_sentence_spans(text):
-        words = list(_WORD.finditer(text, start, end))
-        for i, match in enumerate(words):
+        for i, match in enumerate(_WORD.finditer(text, start, end)):
             word = match.group()
             if not word[0].isupper() or word in _NOT_NAMES:
                 continue
-            if i == 0:
-                if word.lower() not in STOPWORDS and (
-                    word in given_words or any(c.isupper() for c in word[1:])
-                ):
-                    found.append(word)
-                continue
             before = text[start : match.start()].rstrip()
-            if before.endswith(":") or (before and before[-1] in _OPENING):
-                continue
+            starts = i == 0 or before.endswith(":") or (bool(before) and before[-1] in _OPENING)
+            if starts and not any(c.isupper() for c in word[1:]):
+                lowered = word.lower()
+                base = lowered.removesuffix("'s")
+                if {lowered, base} & _ORDINARY_STARTS or {lowered, base} & ordinary:
+                    continue
             found.append(word)
     return found

@@ -94,6 +94,13 @@ FAITHFUL = [
     "Russia's key demands are “unacceptable,” Stoltenberg said [1].",
     # A quotation the sentence opens and the next closes, echoed verbatim.
     "He said Russia's key demands are \"unacceptable [1].",
+    # A capitalised first word that is an ordinary word, or a name the cited quote holds.
+    "Talks are expected to resume [1].",
+    "Written responses go to Moscow this week [1].",
+    "Russia's key demands are unacceptable, he said [1].",
+    "Poland is where the new base is [1].",
+    "Moscow will get the written response this week [1].",
+    "However, the alliance has 30 members [1].",
 ]
 
 # Sentences an unfaithful model writes, each with what the check must name.
@@ -122,6 +129,13 @@ UNFAITHFUL = [
     ("Prosecutors said Caroline Ellison helped him steal $8 billion [2].", "Caroline"),
     ("He spoke alongside Biden this week [1].", "Biden"),
     ("Sam Bankman-Fried was sentenced in Manhattan [2].", "Manhattan"),
+    # A name from nowhere starting the sentence, or after a colon.
+    ("Putin met Stoltenberg on Wednesday [1].", "Putin"),
+    ("Biden said the alliance would send its written response to Moscow this week [1].", "Biden"),
+    ("Yes: Putin said the alliance has 30 members [1].", "Putin"),
+    ("Lithuania hosts the new base [1].", "Lithuania"),
+    # A name from another quote the model was given (the wrong source), starting the sentence.
+    ("Poland got $8 billion from customers [2].", "Poland"),
     ("Bankman-Fried was found guilty on nine counts [2].", "9"),
     ("Jurors deliberated for about twenty-two hours [2].", "22"),
     # A changed phrase in straight quotes beside a quote's own typographic ones.
@@ -148,6 +162,21 @@ def test_a_faithful_sentence_is_kept(sentence: str) -> None:
 def test_an_unfaithful_sentence_is_dropped_for_its_reason(sentence: str, why: str) -> None:
     checked = check_sentence(sentence, QUOTES, BODIES)
     assert checked.reason is not None and why in checked.reason
+
+
+def test_a_word_the_question_writes_in_lower_case_is_not_a_name_at_the_start() -> None:
+    sentence = "Deliberations took about four hours [2]."
+    assert check_sentence(sentence, QUOTES, BODIES).reason is not None
+    asked = check_sentence(sentence, QUOTES, BODIES, question="how long were deliberations?")
+    # Past the name rule, the number still counts: four hours is in the article, not the quotes.
+    assert asked.reason is not None and "4" in asked.reason
+    kept = check_sentence(
+        "Deliberations ended in a verdict on all seven counts [2].",
+        QUOTES,
+        BODIES,
+        "how long were deliberations?",
+    )
+    assert kept.reason is None
 
 
 def test_a_mixed_answer_keeps_only_its_good_sentences() -> None:
