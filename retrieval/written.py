@@ -3,12 +3,12 @@ checked against the quotes it cites before anything is shown.
 
 The model sees only the question and the quotes, numbered as the citations. A sentence is
 dropped when it cites nothing or a quote it was not given; when a number or amount in it is
-in none of the quotes it cites; when a phrase it puts in quotation marks is not verbatim in
-a cited article; or when a name in it is in none of the cited quotes. A name is a capitalised
-word; one that starts the sentence (or follows a colon or an opening mark) is one unless it
-is an ordinary word there: a stopword, or a word the cited articles or the question write in
-lower case ("Prosecutors", "Talks"). What is left is shown before the quotes, labelled with
-the model.
+in none of the quotes it cites; when a phrase it puts in quotation marks (double or single:
+"…", “…”, '…', ‘…’) is not verbatim in a cited article; or when a name in it is in none of
+the cited quotes. A name is a capitalised word; one that starts the sentence (or follows a
+colon or an opening mark) is one unless it is an ordinary word there: a stopword, or a word
+the cited articles or the question write in lower case ("Prosecutors", "Talks"). What is
+left is shown before the quotes, labelled with the model.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ _DECLINES = re.compile(
 # model puts in straight quotes beside a quote's own “...” is then read as itself.
 _CURLY_QUOTED = re.compile(r"“([^“”]{2,}?)”")
 _STRAIGHT_QUOTED = re.compile(r"\"([^\"]{2,}?)\"")
+# Single marks, curly or straight, open at a word's start before a letter and close at its
+# end, so that an apostrophe (don't, Russia's, Russia’s, '90s, the members' view) is none.
+_SINGLE_QUOTED = re.compile(r"(?<!\w)[‘'](?=[^\W\d_])(.+?)(?<=\S)[’'](?!\w)")
 # Numbers written as words are numbers too: "seven counts" is 7, whichever way either side
 # writes it. ("one" is left alone: it is as often "one of them".)
 _UNITS = {
@@ -137,26 +140,10 @@ def check_sentence(
     # Compared as normalised as the sources are: "November’s" in a sentence is the quote's
     # "November’s", whichever apostrophe either uses.
     raw = _CITATION.sub(" ", " ".join(sentence.split()))
-    phrases = _CURLY_QUOTED.findall(raw)
-    rest = _CURLY_QUOTED.sub(" ", raw)
-    if rest.count('"') % 2:
-        # A quotation opened or closed in another sentence: the quoted part is what comes
-        # before the first mark or after the last; one of them must be verbatim.
-        ends = (rest[: rest.index('"')], rest[rest.rindex('"') + 1 :])
-        if not any(
-            _normal(e).strip(" ,.;:") and _normal(e).strip(" ,.;:") in article
-            for e in ends
-            for article in articles
-        ):
-            return CheckedSentence(sentence, "a quotation mark without its pair")
-        rest = rest.replace('"', " ")
-    phrases += _STRAIGHT_QUOTED.findall(rest)
-    for phrase in phrases:
-        # A comma or full stop inside the marks is the sentence's ("“unacceptable,” he said").
-        phrase = phrase.rstrip(",.;:")
-        if not any(_normal(phrase) in article for article in articles):
-            return CheckedSentence(sentence, f"“{_normal(phrase)}” is not in the cited article")
-    unquoted = _digits(_normal(_STRAIGHT_QUOTED.sub(" ", rest)))
+    why, outside = _quotations(raw, articles)
+    if why is not None:
+        return CheckedSentence(sentence, why)
+    unquoted = _digits(_normal(outside))
     source_text = _digits(source_text)
     source_numbers = {_number(n) for n in _NUMBER.findall(source_text)}
     for number in _NUMBER.findall(unquoted):
@@ -172,6 +159,35 @@ def check_sentence(
         if name not in source_words:
             return CheckedSentence(sentence, f"{name} is in none of the cited quotes")
     return CheckedSentence(sentence, None)
+
+
+def _quotations(raw: str, articles: Sequence[str]) -> tuple[str | None, str]:
+    """Why a phrase `raw` puts in quotation marks (double or single) is not verbatim in one
+    of the (normalised) `articles`, or None; and the text outside the quotations."""
+    phrases = _CURLY_QUOTED.findall(raw)
+    rest = _CURLY_QUOTED.sub(" ", raw)
+    if rest.count('"') % 2:
+        # A quotation opened or closed in another sentence: the quoted part is what comes
+        # before the first mark or after the last; one of them must be verbatim.
+        ends = (rest[: rest.index('"')], rest[rest.rindex('"') + 1 :])
+        if not any(
+            _normal(e).strip(" ,.;:") and _normal(e).strip(" ,.;:") in article
+            for e in ends
+            for article in articles
+        ):
+            return "a quotation mark without its pair", rest
+        rest = rest.replace('"', " ")
+    phrases += _STRAIGHT_QUOTED.findall(rest)
+    rest = _STRAIGHT_QUOTED.sub(" ", rest)
+    # Single marks last: inside double ones they are part of the phrase checked already.
+    phrases += _SINGLE_QUOTED.findall(rest)
+    rest = _SINGLE_QUOTED.sub(" ", rest)
+    for phrase in phrases:
+        # A comma or full stop inside the marks is the sentence's ("“unacceptable,” he said").
+        phrase = phrase.rstrip(",.;:")
+        if not any(_normal(phrase) in article for article in articles):
+            return f"“{_normal(phrase)}” is not in the cited article", rest
+    return None, rest
 
 
 def ground(

@@ -101,6 +101,11 @@ FAITHFUL = [
     "Poland is where the new base is [1].",
     "Moscow will get the written response this week [1].",
     "However, the alliance has 30 members [1].",
+    # Single quotation marks around verbatim words; apostrophes are no quotation marks.
+    "NATO called Russia's key demands ‘unacceptable’ [1].",
+    "Stoltenberg said Russia's key demands are 'unacceptable' [1].",
+    "Russia’s demands, the alliance’s chief said, are ‘unacceptable,’ and don't stand [1].",
+    "The members' base is in Poland, and the alliance's members don't accept Russia's demands [1].",
 ]
 
 # Sentences an unfaithful model writes, each with what the check must name.
@@ -143,6 +148,10 @@ UNFAITHFUL = [
         'He said Russia’s key demands are “unacceptable,” calling them "a clear provocation" [1].',
         "a clear provocation",
     ),
+    # Single quotation marks, curly or straight, around words the article does not hold.
+    ("Stoltenberg called the demands ‘totally unacceptable’ [1].", "totally unacceptable"),
+    ("Stoltenberg called the demands 'totally unacceptable' [1].", "totally unacceptable"),
+    ("The alliance's chief called Russia's demands 'a provocation' [1].", "a provocation"),
     # The end of a quotation the model opened in a sentence the check dropped.
     ('Stoltenberg also allegedly said". [1]', "without its pair"),
 ]
