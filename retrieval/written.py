@@ -38,9 +38,13 @@ SYSTEM_PROMPT = (
 )
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
 _LEADING_CITATIONS = re.compile(r"(?:\s*\[\s*\d+(?:\s*,\s*\d+)*\s*\])+")
+# The model saying the quotes do not answer, in its own words: heard wherever it stands and
+# whatever it cites ("The quotes don't say [1]."), and then the quotes are shown alone.
 _DECLINES = re.compile(
-    r"\bquotes? (?:do(?:es)?(?: not|n't)|provided do(?: not|n't)) "
-    r"(?:answer|say|mention|contain|address|cover)|\bcannot be answered\b",
+    r"\bquotes?(?: provided| given)? (?:do(?:es)?(?: not|n't)|never) "
+    r"(?:answer|say|mention|contain|address|cover|state|include)"
+    r"|\bnone of the (?:provided |given )?quotes\b"
+    r"|\bcannot be answered\b|\bI (?:cannot|can't|can not) answer\b",
     re.IGNORECASE,
 )
 # Typographic marks say which is the opening one, so they are paired first: a phrase the
@@ -100,12 +104,11 @@ def messages(question: str, quotes: Sequence[Quote]) -> list[ChatMessage]:
 
 
 def declines(output: str) -> bool:
-    """True when the model says the quotes do not answer (as told, or in its own words
-    and citing nothing)."""
+    """True when the model says the quotes do not answer: as told, or in its own words
+    anywhere in its output, whether it cites a quote or not (a partial answer beside
+    such a sentence is not shown either: the quotes alone are)."""
     said = output.strip().strip("*").upper()
-    return said.startswith(NO_ANSWER) or (
-        bool(_DECLINES.search(output)) and not _CITATION.search(output)
-    )
+    return said.startswith(NO_ANSWER) or bool(_DECLINES.search(output))
 
 
 def split_sentences(output: str) -> list[str]:

@@ -215,14 +215,28 @@ def test_at_most_three_sentences_are_kept() -> None:
         "The quotes do not answer the question.",
         "The quotes provided don't mention the price.",
         "This cannot be answered from the quotes.",
+        # Citing a quote does not make it an answer.
+        "The quotes don't say [1].",
+        "The quotes do not say when talks resume [1].",
+        "NATO will reply this week [1]. The quotes do not mention the base [1].",
+        "None of the quotes say [1][2].",
+        "I cannot answer that from these quotes [1].",
     ],
 )
 def test_a_model_saying_the_quotes_do_not_answer_is_heard(output: str) -> None:
     assert declines(output)
 
 
-def test_a_cited_sentence_with_no_in_it_is_not_a_decline() -> None:
-    assert not declines("NATO gave no answer to the proposal [1].")
+@pytest.mark.parametrize(
+    "output",
+    [
+        "NATO gave no answer to the proposal [1].",
+        "Stoltenberg said the alliance would not answer Moscow's demands this week [1].",
+        "Prosecutors said he could not answer for the missing $8 billion [2].",
+    ],
+)
+def test_a_cited_sentence_with_no_or_not_in_it_is_not_a_decline(output: str) -> None:
+    assert not declines(output)
 
 
 def test_the_model_sees_only_the_question_and_the_numbered_quotes() -> None:
@@ -293,6 +307,7 @@ def test_the_fake_streams_sse_when_asked(llm: LlmServer) -> None:
         (Reply(endless=True), "within"),
         (Reply("Everything is fine."), "passed the check"),
         (Reply("The quotes do not answer this."), "do not answer"),
+        (Reply("The quotes don't say [1]."), "do not answer"),
     ],
 )
 def test_a_failing_endpoint_gives_no_written_answer_within_the_timeout(
