@@ -23,6 +23,7 @@ from retrieval.llm_client import ChatClient, ChatMessage
 from retrieval.models import Quote, WrittenAnswer
 from retrieval.sentences import iter_sentence_spans
 from retrieval.terms import STOPWORDS
+from retrieval.written_numbers import CURRENCY_CODES, as_digits, number_problem
 
 log = logging.getLogger(__name__)
 
@@ -54,35 +55,10 @@ _STRAIGHT_QUOTED = re.compile(r"\"([^\"]{2,}?)\"")
 # Single marks, curly or straight, open at a word's start before a letter and close at its
 # end, so that an apostrophe (don't, Russia's, Russia’s, '90s, the members' view) is none.
 _SINGLE_QUOTED = re.compile(r"(?<!\w)[‘'](?=[^\W\d_])(.+?)(?<=\S)[’'](?!\w)")
-# Numbers written as words are numbers too: "seven counts" is 7, whichever way either side
-# writes it. ("one" is left alone: it is as often "one of them".)
-_UNITS = {
-    w: n
-    for n, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
-    if n >= 2
-}
-_TENS = {
-    w: 10 * n
-    for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
-    if n >= 2
-}
-_DIGIT_WORDS = "|".join(["one", *(w for w, n in _UNITS.items() if n < 10)])
-_SPELLED = re.compile(
-    rf"\b(?:(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{_DIGIT_WORDS}))?"
-    rf"|(?P<alone>{'|'.join(_UNITS)}))\b",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_SCALED = re.compile(
-    r"(\d+(?:[.,]\d+)*)\s*(thousand|million|billion|trillion|percent|per cent|%)", re.IGNORECASE
-)
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _OPENING = "\"“‘'([("
 # Capitalised words that are not names wherever they stand.
-_NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll"})
+_NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll"}) | CURRENCY_CODES
 # Words that start an answer's sentence without being names: the stopwords and these.
 _ORDINARY_STARTS = frozenset(
     "yes no however meanwhile instead still overall today yesterday earlier later while "
@@ -146,16 +122,11 @@ def check_sentence(
     why, outside = _quotations(raw, articles)
     if why is not None:
         return CheckedSentence(sentence, why)
-    unquoted = _digits(_normal(outside))
-    source_text = _digits(source_text)
-    source_numbers = {_number(n) for n in _NUMBER.findall(source_text)}
-    for number in _NUMBER.findall(unquoted):
-        if _number(number) not in source_numbers:
-            return CheckedSentence(sentence, f"{number} is not in the cited quotes")
-    source_amounts = {(_number(n), _scale(s)) for n, s in _SCALED.findall(source_text)}
-    for number, scale in _SCALED.findall(unquoted):
-        if (_number(number), _scale(scale)) not in source_amounts:
-            return CheckedSentence(sentence, f"{number} {scale} is not in the cited quotes")
+    unquoted = as_digits(_normal(outside))
+    source_text = as_digits(source_text)
+    why = number_problem(unquoted, source_text)
+    if why is not None:
+        return CheckedSentence(sentence, why)
     source_words = set(_WORD.findall(source_text))
     ordinary = {w for w in _WORD.findall(" ".join([*articles, _normal(question)])) if w.islower()}
     for name in _names(unquoted, ordinary):
@@ -247,30 +218,6 @@ def _normal(text: str) -> str:
     return " ".join(text.translate(table).split())
 
 
-def _digits(text: str) -> str:
-    """Numbers written as words (two to ninety-nine) written as digits."""
-
-    def value(m: re.Match[str]) -> str:
-        if m.group("alone"):
-            return str(_UNITS[m.group("alone").lower()])
-        unit = m.group("unit")
-        ones = {"one": 1, **_UNITS}.get(unit.lower(), 0) if unit else 0
-        return str(_TENS[m.group("tens").lower()] + ones)
-
-    return _SPELLED.sub(value, text)
-
-
-def _number(text: str) -> str:
-    """ "1,000" and "1000" are one number; "3.50" and "3.5" too."""
-    plain = text.replace(",", "")
-    return plain.rstrip("0").rstrip(".") if "." in plain else plain
-
-
-def _scale(word: str) -> str:
-    lowered = word.lower()
-    return "percent" if lowered in ("%", "per cent") else lowered
-
-
 def _names(text: str, ordinary: set[str]) -> list[str]:
     """Capitalised words: names, as far as a rule can tell without a model. One that starts
     a sentence, or follows a colon or an opening mark, is a name too ("Putin met ...") unless
@@ -281,8 +228,8 @@ def _names(text: str, ordinary: set[str]) -> list[str]:
     for start, end in iter_sentence_spans(text):
         for i, match in enumerate(_WORD.finditer(text, start, end)):
             word = match.group()
-            if not word[0].isupper() or word in _NOT_NAMES:
-                continue
+            if not word[0].isupper() or word in _NOT_NAMES or text.startswith("$", match.end()):
+                continue  # "US$8 billion" is money, checked as such
             before = text[start : match.start()].rstrip()
             starts = i == 0 or before.endswith(":") or (bool(before) and before[-1] in _OPENING)
             if starts and not any(c.isupper() for c in word[1:]):

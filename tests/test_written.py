@@ -101,6 +101,11 @@ FAITHFUL = [
     "Poland is where the new base is [1].",
     "Moscow will get the written response this week [1].",
     "However, the alliance has 30 members [1].",
+    # One sum of money written three ways, and "one" that is no number.
+    "Prosecutors said he stole $8 bn from customers [2].",
+    "Prosecutors said he stole 8 billion dollars from customers [2].",
+    "Prosecutors said he stole US$8 billion, one of the largest frauds [2].",
+    "No one disputed that the alliance has 30 members [1].",
     # Single quotation marks around verbatim words; apostrophes are no quotation marks.
     "NATO called Russia's key demands ‘unacceptable’ [1].",
     "Stoltenberg said Russia's key demands are 'unacceptable' [1].",
@@ -134,6 +139,13 @@ UNFAITHFUL = [
     ("Prosecutors said Caroline Ellison helped him steal $8 billion [2].", "Caroline"),
     ("He spoke alongside Biden this week [1].", "Biden"),
     ("Sam Bankman-Fried was sentenced in Manhattan [2].", "Manhattan"),
+    # A spelled number the quotes do not hold, or a sum in another currency.
+    ("The alliance has a hundred members [1].", "100"),
+    ("The alliance has one member [1].", "1 is not"),
+    ("Prosecutors said he stole €8 billion from customers [2].", "€8"),
+    ("Prosecutors said he stole 8 billion euros from customers [2].", "€8"),
+    ("It spent £1.2 billion on the new base in Poland [1].", "£1.2"),
+    ("Prosecutors said he stole $8 million from customers [2].", "8 million"),
     # A name from nowhere starting the sentence, or after a colon.
     ("Putin met Stoltenberg on Wednesday [1].", "Putin"),
     ("Biden said the alliance would send its written response to Moscow this week [1].", "Biden"),
@@ -186,6 +198,30 @@ def test_a_word_the_question_writes_in_lower_case_is_not_a_name_at_the_start() -
         "how long were deliberations?",
     )
     assert kept.reason is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "why"),
+    [
+        ("The fund lost €100 million [1].", None),
+        ("The fund lost a hundred million euros, and a director resigned [1].", None),
+        ("One director resigned [1].", None),
+        ("The fund lost one hundred million euros [1].", None),
+        ("The fund lost $100 million [1].", "$100"),
+        ("The fund lost two hundred million euros [1].", "200"),
+        ("Two directors resigned [1].", "2"),
+        ("The fund lost a billion euros [1].", "1 billion"),
+        ("The fund lost EUR 100 million [1].", None),
+        ("The fund lost CHF 100 million [1].", "CHF100"),
+    ],
+)
+def test_numbers_in_words_and_currencies_are_read_alike_either_side(
+    sentence: str, why: str | None
+) -> None:
+    body = "The fund lost a hundred million euros, and one director resigned."
+    quotes = (_quote(body, 1, "a_fund", body),)
+    checked = check_sentence(sentence, quotes, {"a_fund": body})
+    assert checked.reason == why if why is None else why in (checked.reason or "")
 
 
 def test_a_mixed_answer_keeps_only_its_good_sentences() -> None:
