@@ -20,7 +20,7 @@ import httpx
 from retrieval.errors import WriterError
 
 # A reply of a few hundred tokens is a few kB; anything far larger is not one.
-MAX_REPLY_BYTES = 1_000_000
+MAX_REPLY_BYTES = 64_000
 
 
 @dataclass(frozen=True, slots=True)

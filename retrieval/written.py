@@ -27,7 +27,15 @@ from retrieval.written_numbers import CURRENCY_CODES, as_digits, number_problem
 
 log = logging.getLogger(__name__)
 
+# At most this many sentences are shown; the model is told to write no more.
 MAX_SENTENCES = 3
+# The check stops once MAX_SENTENCES have passed it or this many were checked: the rest of
+# a longer reply is cut unchecked, so its size (up to the client's MAX_REPLY_BYTES) adds
+# no work after it arrived.
+MAX_CHECKED = 2 * MAX_SENTENCES
+# A longer sentence is dropped unchecked: no answer sentence is this long (the Discord
+# embed shows at most 1000 characters of the whole answer).
+MAX_SENTENCE_CHARS = 1000
 # What the model is told to say when the quotes do not answer.
 NO_ANSWER = "NO ANSWER"
 SYSTEM_PROMPT = (
@@ -167,17 +175,27 @@ def _quotations(raw: str, articles: Sequence[str]) -> tuple[str | None, str]:
 def ground(
     output: str, quotes: Sequence[Quote], bodies: Mapping[str, str], question: str = ""
 ) -> tuple[list[str], int]:
-    """The sentences of the model's output that pass the check (at most MAX_SENTENCES),
-    and how many were dropped."""
+    """The sentences of the model's output that pass the check, and how many the check
+    dropped. Checking stops at MAX_SENTENCES kept or MAX_CHECKED checked; the sentences
+    after that are cut by the limit unchecked and are not counted as dropped."""
     kept: list[str] = []
     dropped = 0
-    for sentence in split_sentences(output):
-        checked = check_sentence(sentence, quotes, bodies, question)
-        if checked.reason is None and len(kept) < MAX_SENTENCES:
+    sentences = split_sentences(output)
+    for sentence in sentences[:MAX_CHECKED]:
+        if len(kept) == MAX_SENTENCES:
+            break
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            checked = CheckedSentence(sentence, f"longer than {MAX_SENTENCE_CHARS} characters")
+        else:
+            checked = check_sentence(sentence, quotes, bodies, question)
+        if checked.reason is None:
             kept.append(sentence)
             continue
         dropped += 1
-        log.debug("Dropped a written sentence (%s): %r", checked.reason or "too many", sentence)
+        log.debug("Dropped a written sentence (%s): %r", checked.reason, sentence[:300])
+    cut = len(sentences) - dropped - len(kept)
+    if cut:
+        log.debug("Cut %d written sentences past the limit unchecked", cut)
     return kept, dropped
 
 

@@ -237,10 +237,24 @@ def test_a_mixed_answer_keeps_only_its_good_sentences() -> None:
     assert dropped == 1
 
 
-def test_at_most_three_sentences_are_kept() -> None:
+def test_at_most_three_sentences_are_kept_and_those_cut_are_not_dropped() -> None:
     output = " ".join(FAITHFUL[2:7])
     kept, dropped = ground(output, QUOTES, BODIES)
-    assert len(kept) == 3 and dropped == 2
+    assert kept == FAITHFUL[2:5] and dropped == 0
+
+
+def test_a_long_reply_is_checked_only_up_to_the_limit() -> None:
+    bad = [sentence for sentence, _ in UNFAITHFUL[:6]]
+    # Two bad, then three good: all shown. Six bad, then good ones: those are cut unchecked.
+    kept, dropped = ground(" ".join([*bad[:2], *FAITHFUL[2:5]]), QUOTES, BODIES)
+    assert kept == FAITHFUL[2:5] and dropped == 2
+    kept, dropped = ground(" ".join([*bad, *FAITHFUL[2:5]] * 500), QUOTES, BODIES)
+    assert kept == [] and dropped == 6
+
+
+def test_a_sentence_too_long_for_an_answer_is_dropped() -> None:
+    long = "The alliance has 30 members" + ", and 30 members" * 70 + " [1]."
+    assert ground(long, QUOTES, BODIES) == ([], 1)
 
 
 @pytest.mark.parametrize(
@@ -341,6 +355,7 @@ def test_the_fake_streams_sse_when_asked(llm: LlmServer) -> None:
         (Reply(status=429), "HTTP 429"),
         (Reply(malformed=True), "malformed JSON"),
         (Reply(endless=True), "within"),
+        (Reply("The alliance has 30 members [1]. " * 2500), "too large"),
         (Reply("Everything is fine."), "passed the check"),
         (Reply("The quotes do not answer this."), "do not answer"),
         (Reply("The quotes don't say [1]."), "do not answer"),
