@@ -91,11 +91,10 @@ def make_writer(llm: LlmSettings) -> Writer | None:
     """The written-answer model NEWSBOT_LLM_URL names, or None (off)."""
     if not llm.url:
         return None
-    key = llm.api_key.get_secret_value() if llm.api_key is not None else None
     client = ChatClient(
         llm.url,
         model=llm.model,
-        api_key=key,
+        api_key=llm.api_key,
         timeout=llm.timeout_seconds,
         max_tokens=llm.max_tokens,
     )

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+from pydantic import SecretStr
 
 from retrieval.errors import WriterError
 
@@ -35,13 +36,13 @@ class ChatClient:
         base_url: str,
         *,
         model: str,
-        api_key: str | None,
+        api_key: SecretStr | None,
         timeout: float,
         max_tokens: int,
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self._api_key = api_key
+        self._api_key = api_key  # a SecretStr until the header is built: never in a repr
         self._timeout = timeout
         self._max_tokens = max_tokens
 
@@ -74,7 +75,8 @@ class ChatClient:
             "temperature": 0,
             "stream": False,
         }
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        key = self._api_key.get_secret_value() if self._api_key is not None else ""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = bytearray()
         try:
             with (

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from retrieval.llm_client import ChatClient
 from retrieval.models import Quote
@@ -307,8 +308,9 @@ def llm() -> Iterator[LlmServer]:
 
 
 def _writer(llm: LlmServer, timeout: float = 2.0, api_key: str | None = "sk-secret") -> Writer:
+    key = SecretStr(api_key) if api_key is not None else None
     client = ChatClient(
-        llm.base_url, model="llama3.1:8b", api_key=api_key, timeout=timeout, max_tokens=120
+        llm.base_url, model="llama3.1:8b", api_key=key, timeout=timeout, max_tokens=120
     )
     return Writer(client)
 
@@ -328,6 +330,16 @@ def test_a_checked_answer_comes_back_with_the_model_and_what_was_dropped(
     assert request["model"] == "llama3.1:8b" and request["stream"] is False
     assert request["max_tokens"] == 120
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
+    assert llm.headers[0]["Authorization"] == "Bearer sk-secret"
+
+
+def test_the_client_holds_the_key_only_as_a_secret(llm: LlmServer) -> None:
+    client = ChatClient(
+        llm.base_url, model="m", api_key=SecretStr("sk-secret"), timeout=1.0, max_tokens=50
+    )
+    assert "sk-secret" not in repr(vars(client)) and "sk-secret" not in repr(client)
+    llm.reply = Reply("NO ANSWER")
+    assert Writer(client).write("q?", QUOTES, BODIES) is None
     assert llm.headers[0]["Authorization"] == "Bearer sk-secret"
 
 
