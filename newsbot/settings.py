@@ -279,6 +279,13 @@ class LlmSettings(BaseSettings):
         default=15.0, gt=0, le=600, description="The whole request's time; then quotes alone."
     )
     max_tokens: int = Field(default=300, ge=16, le=8192, description="Longest written answer.")
+    max_concurrent: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Model calls at once (at most NEWSBOT_ANSWER_THREADS - 1); a question "
+        "asked while all are busy gets the quotes alone.",
+    )
 
     @model_validator(mode="after")
     def _model_named(self) -> LlmSettings:

@@ -4,13 +4,16 @@ a fake OpenAI-compatible server on 127.0.0.1 that is slow, fails, or never ends.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from newsbot.services import make_writer
+from newsbot.settings import LlmSettings
 from retrieval.llm_client import ChatClient
 from retrieval.models import Quote
 from retrieval.written import Writer, check_sentence, declines, ground, messages
@@ -409,3 +412,87 @@ def test_a_name_with_a_curly_possessive_is_the_quotes_name() -> None:
         "The board changed after Halloween’s shake-up. [1]", quotes, {"a_board": body}
     )
     assert invented.reason is not None and "Halloween" in invented.reason
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Wait (up to 10 s, a bound, not a speed claim) until `condition()` holds."""
+    deadline = time.monotonic() + 10.0
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def test_questions_beyond_the_concurrent_model_calls_get_no_written_answer_at_once(
+    llm: LlmServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = threading.Event()
+
+    def held(body: dict[str, Any]) -> Reply:
+        gate.wait(10)
+        return Reply("The alliance has 30 members [1].")
+
+    llm.reply = held
+    client = ChatClient(
+        llm.base_url, model="m", api_key=None, timeout=10.0, max_tokens=50, max_concurrent=2
+    )
+    writer = Writer(client)
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(writer.write("q?", QUOTES, BODIES)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        _wait_for(lambda: len(llm.requests) == 2, "both calls reach the model")
+        # A third question while both calls run: the quotes alone, without asking the model.
+        assert writer.write("q?", QUOTES, BODIES) is None
+        assert len(llm.requests) == 2 and not results
+        assert "busy: 2 call(s) already running" in caplog.text
+    finally:
+        gate.set()
+        for thread in threads:
+            thread.join(10)
+    assert [r is not None for r in results] == [True, True]
+    # The calls are over: their places are free again.
+    assert writer.write("q?", QUOTES, BODIES) is not None and len(llm.requests) == 3
+
+
+def test_a_call_given_up_at_the_timeout_holds_its_place_until_its_request_ends(
+    llm: LlmServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = threading.Event()
+
+    def held(body: dict[str, Any]) -> Reply:
+        gate.wait(10)
+        return Reply("The alliance has 30 members [1].")
+
+    llm.reply = held
+    client = ChatClient(llm.base_url, model="m", api_key=None, timeout=0.5, max_tokens=50)
+    writer = Writer(client)
+    try:
+        assert writer.write("q?", QUOTES, BODIES) is None  # not within the timeout
+        assert "did not answer within" in caplog.text
+        # Its request is still running: the next question does not start another.
+        assert writer.write("q?", QUOTES, BODIES) is None
+        assert len(llm.requests) == 1 and "busy: 1 call(s) already running" in caplog.text
+    finally:
+        gate.set()
+    _wait_for(lambda: writer.write("q?", QUOTES, BODIES) is not None, "a free place")
+
+
+def test_a_malformed_url_gives_no_written_answer(caplog: pytest.LogCaptureFixture) -> None:
+    client = ChatClient("http://[::1/v1", model="m", api_key=None, timeout=1.0, max_tokens=50)
+    assert Writer(client).write("q?", QUOTES, BODIES) is None
+    assert "endpoint failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("wanted", "threads", "calls"), [(2, 4, 2), (8, 4, 3), (2, 2, 1), (2, 1, 1)]
+)
+def test_the_model_calls_at_once_are_fewer_than_the_answering_threads(
+    wanted: int, threads: int, calls: int
+) -> None:
+    llm = LlmSettings(url="http://127.0.0.1:9/v1", model="m", max_concurrent=wanted)
+    writer = make_writer(llm, answer_threads=threads)
+    assert writer is not None and writer._client.max_concurrent == calls
