@@ -10,7 +10,10 @@ answer on, against the loopback fake model server of the tests (tests/llm_server
 scripted two ways:
 - faithful: it answers with the first quote's first sentence, verbatim, cited [n];
 - unfaithful: the same sentence with one fault, in turn: a number changed, a word changed
-  inside quotation marks, a name from nowhere, a citation not given, no citation.
+  inside quotation marks, a name from nowhere, a citation to the wrong source (another
+  quote given, which does not hold the sentence), a citation not given, no citation. The
+  check sees a wrong source only through what the sentence names, counts or quotes that
+  the other quote lacks: a sentence of common words cited to the wrong quote is missed.
 Reported: the share of answers whose written answer is kept (faithful), the share of bad
 sentences caught (unfaithful), and the time an answer takes with the written answer on
 against the same questions with it off (one process, one run, alternating).
@@ -80,12 +83,28 @@ def _name_from_nowhere(sentence: str) -> str:
     return f"{sentence.rstrip('.')}, according to Marguerite Okonkwo-Baptiste."
 
 
-FAULTS: list[tuple[str, Callable[[str, int, int], str | None]]] = [
-    ("a number changed", lambda s, n, last: (b + f" [{n}]") if (b := _bump_digit(s)) else None),
-    ("a quoted word changed", lambda s, n, last: (q + f" [{n}]") if (q := _misquote(s)) else None),
-    ("a name from nowhere", lambda s, n, last: f"{_name_from_nowhere(s)} [{n}]"),
-    ("a citation not given", lambda s, n, last: f"{s} [{last + 1}]"),
-    ("no citation", lambda s, n, last: s),
+def _wrong_source(sentence: str, n: int, quotes: Sequence[tuple[int, str]]) -> str | None:
+    """The sentence cited to another quote the model was given, one whose text does not
+    hold it (the fact is in [n], not there); None when every quote is [n]."""
+    others = sorted({m for m, _ in quotes if m != n})
+    if not others:
+        return None
+    m = others[0]
+    if any(sentence.rstrip(".") in text for q, text in quotes if q == m):
+        return None
+    return f"{sentence} [{m}]"
+
+
+# Each fault: (sentence, its quote's [n], the quotes given) -> the faulty output, or None
+# when it does not apply to this sentence.
+Fault = Callable[[str, int, Sequence[tuple[int, str]]], str | None]
+FAULTS: list[tuple[str, Fault]] = [
+    ("a number changed", lambda s, n, qs: (b + f" [{n}]") if (b := _bump_digit(s)) else None),
+    ("a quoted word changed", lambda s, n, qs: (q + f" [{n}]") if (q := _misquote(s)) else None),
+    ("a name from nowhere", lambda s, n, qs: f"{_name_from_nowhere(s)} [{n}]"),
+    ("a citation to the wrong source", _wrong_source),
+    ("a citation not given", lambda s, n, qs: f"{s} [{max(q for q, _ in qs) + 1}]"),
+    ("no citation", lambda s, n, qs: s),
 ]
 
 
@@ -93,11 +112,10 @@ def unfaithful(request: dict[str, Any], turn: int) -> tuple[str, str]:
     """One faulty sentence, the fault chosen in turn (the next one that applies)."""
     quotes = _quotes(request)
     n, text = quotes[0]
-    last = max(q for q, _ in quotes)
     sentence = _sentence(text)
     for k in range(len(FAULTS)):
         name, make = FAULTS[(turn + k) % len(FAULTS)]
-        made = make(sentence, n, last)
+        made = make(sentence, n, quotes)
         if made is not None:
             return name, made
     raise AssertionError("'no citation' always applies")
@@ -212,7 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sentence with its [n] (faithful) and then the same sentence with one fault "
                 "(unfaithful); latency is the same questions with the written answer off and "
                 "on, in one process, alternating. The sentences a check misses are printed by "
-                "the script."
+                "the script. A citation to the wrong source (another quote given) is caught "
+                "only through a name, number or quoted phrase the other quote lacks: the "
+                "misses are sentences whose names the other quote, often of the same story, "
+                "also holds, or that name nothing."
             )
             + f"\n\n{summary}\n\n{by_fault}\n\n{latency}\n",
         )

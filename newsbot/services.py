@@ -87,17 +87,19 @@ def make_fetcher(fetch: FetchSettings) -> Fetcher:
     )
 
 
-def make_writer(llm: LlmSettings) -> Writer | None:
-    """The written-answer model NEWSBOT_LLM_URL names, or None (off)."""
+def make_writer(llm: LlmSettings, answer_threads: int) -> Writer | None:
+    """The written-answer model NEWSBOT_LLM_URL names, or None (off). Its calls at once are
+    fewer than the `answer_threads` answering questions (when there are two or more), so a
+    slow model leaves some of them free."""
     if not llm.url:
         return None
-    key = llm.api_key.get_secret_value() if llm.api_key is not None else None
     client = ChatClient(
         llm.url,
         model=llm.model,
-        api_key=key,
+        api_key=llm.api_key,
         timeout=llm.timeout_seconds,
         max_tokens=llm.max_tokens,
+        max_concurrent=max(1, min(llm.max_concurrent, answer_threads - 1)),
     )
     return Writer(client)
 
@@ -166,7 +168,7 @@ def build_services(
         fusion=fusion_config(retrieval),
         question_hints=retrieval.question_hints,
         answer_threshold=retrieval.answer_threshold,
-        writer=make_writer(settings.llm),
+        writer=make_writer(settings.llm, settings.discord.answer_threads),
     )
     timelines = TimelineBuilder(
         answerer,

@@ -9,6 +9,7 @@ keeps its flat name (`NEWSBOT_FETCH_MAX_BYTES`): a section's prefix plus its fie
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -278,6 +279,13 @@ class LlmSettings(BaseSettings):
         default=15.0, gt=0, le=600, description="The whole request's time; then quotes alone."
     )
     max_tokens: int = Field(default=300, ge=16, le=8192, description="Longest written answer.")
+    max_concurrent: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Model calls at once (at most NEWSBOT_ANSWER_THREADS - 1); a question "
+        "asked while all are busy gets the quotes alone.",
+    )
 
     @model_validator(mode="after")
     def _model_named(self) -> LlmSettings:
@@ -389,6 +397,11 @@ def load_settings(**overrides: object) -> Settings:
     return Settings.model_validate(sections)
 
 
+# The user:password part of a URL (the password may hold an unescaped "@"), with or without
+# its scheme.
+_CREDENTIALS = re.compile(r"^(\s*(?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\s]*@")
+
+
 def _one_line(section: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = err.get("loc") or ()
@@ -400,6 +413,8 @@ def _one_line(section: str, exc: ValidationError) -> str:
         name = "settings"  # a rule over several fields: its message names them
     got = err.get("input")
     secret = name in ("DISCORD_TOKEN", "NEWSBOT_LLM_API_KEY")
+    if isinstance(got, str):
+        got = _CREDENTIALS.sub(r"\1***@", got)  # a URL's user:password is not echoed
     shown = "" if secret or isinstance(got, dict) or got is None else f" (got {got!r})"
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"Invalid setting {name}: {msg}{shown}"

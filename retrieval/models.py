@@ -215,7 +215,7 @@ class AnswerPart:
 class WrittenAnswer:
     """A local model's short answer in its own words, shown before the quotes: only the
     sentences that passed the grounding check (retrieval/written.py); `dropped` counts the
-    others."""
+    sentences the check failed, not those cut unchecked past its limit (`written.ground`)."""
 
     text: str
     model: str

@@ -3,9 +3,12 @@ checked against the quotes it cites before anything is shown.
 
 The model sees only the question and the quotes, numbered as the citations. A sentence is
 dropped when it cites nothing or a quote it was not given; when a number or amount in it is
-in none of the quotes it cites; when a phrase it puts in quotation marks is not verbatim in
-a cited article; or when a name in it (a capitalised word not starting the sentence) is in
-none of the cited quotes. What is left is shown before the quotes, labelled with the model.
+in none of the quotes it cites; when a phrase it puts in quotation marks (double or single:
+"…", “…”, '…', ‘…’) is not verbatim in a cited article; or when a name in it is in none of
+the cited quotes. A name is a capitalised word; one that starts the sentence (or follows a
+colon or an opening mark) is one unless it is an ordinary word there: a stopword, or a word
+the cited articles or the question write in lower case ("Prosecutors", "Talks"). What is
+left is shown before the quotes, labelled with the model.
 """
 
 from __future__ import annotations
@@ -20,10 +23,19 @@ from retrieval.llm_client import ChatClient, ChatMessage
 from retrieval.models import Quote, WrittenAnswer
 from retrieval.sentences import iter_sentence_spans
 from retrieval.terms import STOPWORDS
+from retrieval.written_numbers import CURRENCY_CODES, as_digits, number_problem
 
 log = logging.getLogger(__name__)
 
+# At most this many sentences are shown; the model is told to write no more.
 MAX_SENTENCES = 3
+# The check stops once MAX_SENTENCES have passed it or this many were checked: the rest of
+# a longer reply is cut unchecked, so its size (up to the client's MAX_REPLY_BYTES) adds
+# no work after it arrived.
+MAX_CHECKED = 2 * MAX_SENTENCES
+# A longer sentence is dropped unchecked: no answer sentence is this long (the Discord
+# embed shows at most 1000 characters of the whole answer).
+MAX_SENTENCE_CHARS = 1000
 # What the model is told to say when the quotes do not answer.
 NO_ANSWER = "NO ANSWER"
 SYSTEM_PROMPT = (
@@ -35,44 +47,31 @@ SYSTEM_PROMPT = (
 )
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
 _LEADING_CITATIONS = re.compile(r"(?:\s*\[\s*\d+(?:\s*,\s*\d+)*\s*\])+")
+# The model saying the quotes do not answer, in its own words: heard wherever it stands and
+# whatever it cites ("The quotes don't say [1]."), and then the quotes are shown alone.
 _DECLINES = re.compile(
-    r"\bquotes? (?:do(?:es)?(?: not|n't)|provided do(?: not|n't)) "
-    r"(?:answer|say|mention|contain|address|cover)|\bcannot be answered\b",
+    r"\bquotes?(?: provided| given)? (?:do(?:es)?(?: not|n't)|never) "
+    r"(?:answer|say|mention|contain|address|cover|state|include)"
+    r"|\bnone of the (?:provided |given )?quotes\b"
+    r"|\bcannot be answered\b|\bI (?:cannot|can't|can not) answer\b",
     re.IGNORECASE,
 )
 # Typographic marks say which is the opening one, so they are paired first: a phrase the
 # model puts in straight quotes beside a quote's own “...” is then read as itself.
 _CURLY_QUOTED = re.compile(r"“([^“”]{2,}?)”")
 _STRAIGHT_QUOTED = re.compile(r"\"([^\"]{2,}?)\"")
-# Numbers written as words are numbers too: "seven counts" is 7, whichever way either side
-# writes it. ("one" is left alone: it is as often "one of them".)
-_UNITS = {
-    w: n
-    for n, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
-    if n >= 2
-}
-_TENS = {
-    w: 10 * n
-    for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
-    if n >= 2
-}
-_DIGIT_WORDS = "|".join(["one", *(w for w, n in _UNITS.items() if n < 10)])
-_SPELLED = re.compile(
-    rf"\b(?:(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{_DIGIT_WORDS}))?"
-    rf"|(?P<alone>{'|'.join(_UNITS)}))\b",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_SCALED = re.compile(
-    r"(\d+(?:[.,]\d+)*)\s*(thousand|million|billion|trillion|percent|per cent|%)", re.IGNORECASE
-)
+# Single marks, curly or straight, open at a word's start before a letter and close at its
+# end, so that an apostrophe (don't, Russia's, Russia’s, '90s, the members' view) is none.
+_SINGLE_QUOTED = re.compile(r"(?<!\w)[‘'](?=[^\W\d_])(.+?)(?<=\S)[’'](?!\w)")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _OPENING = "\"“‘'([("
 # Capitalised words that are not names wherever they stand.
-_NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll"})
+_NOT_NAMES = frozenset({"I", "I'm", "I've", "I'd", "I'll"}) | CURRENCY_CODES
+# Words that start an answer's sentence without being names: the stopwords and these.
+_ORDINARY_STARTS = frozenset(
+    "yes no however meanwhile instead still overall today yesterday earlier later while "
+    "although though because since despite neither either".split()
+) | frozenset(STOPWORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +88,11 @@ def messages(question: str, quotes: Sequence[Quote]) -> list[ChatMessage]:
 
 
 def declines(output: str) -> bool:
-    """True when the model says the quotes do not answer (as told, or in its own words
-    and citing nothing)."""
+    """True when the model says the quotes do not answer: as told, or in its own words
+    anywhere in its output, whether it cites a quote or not (a partial answer beside
+    such a sentence is not shown either: the quotes alone are)."""
     said = output.strip().strip("*").upper()
-    return said.startswith(NO_ANSWER) or (
-        bool(_DECLINES.search(output)) and not _CITATION.search(output)
-    )
+    return said.startswith(NO_ANSWER) or bool(_DECLINES.search(output))
 
 
 def split_sentences(output: str) -> list[str]:
@@ -113,9 +111,10 @@ def split_sentences(output: str) -> list[str]:
 
 
 def check_sentence(
-    sentence: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+    sentence: str, quotes: Sequence[Quote], bodies: Mapping[str, str], question: str = ""
 ) -> CheckedSentence:
-    """Keep `sentence` only if everything it states is in the quotes it cites."""
+    """Keep `sentence` only if everything it states is in the quotes it cites (`question`:
+    what was asked, whose words in lower case are not names at a sentence's start)."""
     cited = {int(n) for group in _CITATION.findall(sentence) for n in group.split(",")}
     if not cited:
         return CheckedSentence(sentence, "no citation")
@@ -128,6 +127,25 @@ def check_sentence(
     # Compared as normalised as the sources are: "November’s" in a sentence is the quote's
     # "November’s", whichever apostrophe either uses.
     raw = _CITATION.sub(" ", " ".join(sentence.split()))
+    why, outside = _quotations(raw, articles)
+    if why is not None:
+        return CheckedSentence(sentence, why)
+    unquoted = as_digits(_normal(outside))
+    source_text = as_digits(source_text)
+    why = number_problem(unquoted, source_text)
+    if why is not None:
+        return CheckedSentence(sentence, why)
+    source_words = set(_WORD.findall(source_text))
+    ordinary = {w for w in _WORD.findall(" ".join([*articles, _normal(question)])) if w.islower()}
+    for name in _names(unquoted, ordinary):
+        if name not in source_words:
+            return CheckedSentence(sentence, f"{name} is in none of the cited quotes")
+    return CheckedSentence(sentence, None)
+
+
+def _quotations(raw: str, articles: Sequence[str]) -> tuple[str | None, str]:
+    """Why a phrase `raw` puts in quotation marks (double or single) is not verbatim in one
+    of the (normalised) `articles`, or None; and the text outside the quotations."""
     phrases = _CURLY_QUOTED.findall(raw)
     rest = _CURLY_QUOTED.sub(" ", raw)
     if rest.count('"') % 2:
@@ -139,46 +157,45 @@ def check_sentence(
             for e in ends
             for article in articles
         ):
-            return CheckedSentence(sentence, "a quotation mark without its pair")
+            return "a quotation mark without its pair", rest
         rest = rest.replace('"', " ")
     phrases += _STRAIGHT_QUOTED.findall(rest)
+    rest = _STRAIGHT_QUOTED.sub(" ", rest)
+    # Single marks last: inside double ones they are part of the phrase checked already.
+    phrases += _SINGLE_QUOTED.findall(rest)
+    rest = _SINGLE_QUOTED.sub(" ", rest)
     for phrase in phrases:
         # A comma or full stop inside the marks is the sentence's ("“unacceptable,” he said").
         phrase = phrase.rstrip(",.;:")
         if not any(_normal(phrase) in article for article in articles):
-            return CheckedSentence(sentence, f"“{_normal(phrase)}” is not in the cited article")
-    unquoted = _digits(_normal(_STRAIGHT_QUOTED.sub(" ", rest)))
-    source_text = _digits(source_text)
-    source_numbers = {_number(n) for n in _NUMBER.findall(source_text)}
-    for number in _NUMBER.findall(unquoted):
-        if _number(number) not in source_numbers:
-            return CheckedSentence(sentence, f"{number} is not in the cited quotes")
-    source_amounts = {(_number(n), _scale(s)) for n, s in _SCALED.findall(source_text)}
-    for number, scale in _SCALED.findall(unquoted):
-        if (_number(number), _scale(scale)) not in source_amounts:
-            return CheckedSentence(sentence, f"{number} {scale} is not in the cited quotes")
-    source_words = set(_WORD.findall(source_text))
-    given_words = set(_WORD.findall(_normal(" ".join(q.text for q in quotes))))
-    for name in _names(unquoted, given_words):
-        if name not in source_words:
-            return CheckedSentence(sentence, f"{name} is in none of the cited quotes")
-    return CheckedSentence(sentence, None)
+            return f"“{_normal(phrase)}” is not in the cited article", rest
+    return None, rest
 
 
 def ground(
-    output: str, quotes: Sequence[Quote], bodies: Mapping[str, str]
+    output: str, quotes: Sequence[Quote], bodies: Mapping[str, str], question: str = ""
 ) -> tuple[list[str], int]:
-    """The sentences of the model's output that pass the check (at most MAX_SENTENCES),
-    and how many were dropped."""
+    """The sentences of the model's output that pass the check, and how many the check
+    dropped. Checking stops at MAX_SENTENCES kept or MAX_CHECKED checked; the sentences
+    after that are cut by the limit unchecked and are not counted as dropped."""
     kept: list[str] = []
     dropped = 0
-    for sentence in split_sentences(output):
-        checked = check_sentence(sentence, quotes, bodies)
-        if checked.reason is None and len(kept) < MAX_SENTENCES:
+    sentences = split_sentences(output)
+    for sentence in sentences[:MAX_CHECKED]:
+        if len(kept) == MAX_SENTENCES:
+            break
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            checked = CheckedSentence(sentence, f"longer than {MAX_SENTENCE_CHARS} characters")
+        else:
+            checked = check_sentence(sentence, quotes, bodies, question)
+        if checked.reason is None:
             kept.append(sentence)
             continue
         dropped += 1
-        log.debug("Dropped a written sentence (%s): %r", checked.reason or "too many", sentence)
+        log.debug("Dropped a written sentence (%s): %r", checked.reason, sentence[:300])
+    cut = len(sentences) - dropped - len(kept)
+    if cut:
+        log.debug("Cut %d written sentences past the limit unchecked", cut)
     return kept, dropped
 
 
@@ -204,7 +221,7 @@ class Writer:
         if declines(output):
             log.info("No written answer: the model says the quotes do not answer")
             return None
-        kept, dropped = ground(output, quotes, bodies)
+        kept, dropped = ground(output, quotes, bodies, question)
         if not kept:
             log.info("No written answer: none of its %d sentences passed the check", dropped)
             return None
@@ -219,50 +236,24 @@ def _normal(text: str) -> str:
     return " ".join(text.translate(table).split())
 
 
-def _digits(text: str) -> str:
-    """Numbers written as words (two to ninety-nine) written as digits."""
-
-    def value(m: re.Match[str]) -> str:
-        if m.group("alone"):
-            return str(_UNITS[m.group("alone").lower()])
-        unit = m.group("unit")
-        ones = {"one": 1, **_UNITS}.get(unit.lower(), 0) if unit else 0
-        return str(_TENS[m.group("tens").lower()] + ones)
-
-    return _SPELLED.sub(value, text)
-
-
-def _number(text: str) -> str:
-    """ "1,000" and "1000" are one number; "3.50" and "3.5" too."""
-    plain = text.replace(",", "")
-    return plain.rstrip("0").rstrip(".") if "." in plain else plain
-
-
-def _scale(word: str) -> str:
-    lowered = word.lower()
-    return "percent" if lowered in ("%", "per cent") else lowered
-
-
-def _names(text: str, given_words: set[str]) -> list[str]:
-    """Capitalised words that do not start a sentence (or a quotation): names, as far as
-    a rule can tell without a model. A sentence's first word is one too when it is written
-    like a name ("NATO", "Bankman-Fried") or is a word of another quote the model was given
-    (a name taken from the wrong source)."""
+def _names(text: str, ordinary: set[str]) -> list[str]:
+    """Capitalised words: names, as far as a rule can tell without a model. One that starts
+    a sentence, or follows a colon or an opening mark, is a name too ("Putin met ...") unless
+    it is an ordinary word there: a stopword, or in `ordinary` (the words the cited articles
+    and the question write in lower case) when lowered. A word written like a name
+    ("NATO", "Bankman-Fried") is one wherever it stands."""
     found: list[str] = []
     for start, end in iter_sentence_spans(text):
-        words = list(_WORD.finditer(text, start, end))
-        for i, match in enumerate(words):
+        for i, match in enumerate(_WORD.finditer(text, start, end)):
             word = match.group()
-            if not word[0].isupper() or word in _NOT_NAMES:
-                continue
-            if i == 0:
-                if word.lower() not in STOPWORDS and (
-                    word in given_words or any(c.isupper() for c in word[1:])
-                ):
-                    found.append(word)
-                continue
+            if not word[0].isupper() or word in _NOT_NAMES or text.startswith("$", match.end()):
+                continue  # "US$8 billion" is money, checked as such
             before = text[start : match.start()].rstrip()
-            if before.endswith(":") or (before and before[-1] in _OPENING):
-                continue
+            starts = i == 0 or before.endswith(":") or (bool(before) and before[-1] in _OPENING)
+            if starts and not any(c.isupper() for c in word[1:]):
+                lowered = word.lower()
+                base = lowered.removesuffix("'s")
+                if {lowered, base} & _ORDINARY_STARTS or {lowered, base} & ordinary:
+                    continue
             found.append(word)
     return found

@@ -26,7 +26,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0  # seconds before the response starts
     malformed: bool = False
-    endless: bool = False  # a 200 whose body trickles on and never ends
+    endless: bool = False  # a 200 SSE stream that trickles on and never ends
 
 
 class LlmServer:
@@ -134,9 +134,12 @@ class LlmServer:
         self._chunked(handler, events())
 
     def _endless(self, handler: BaseHTTPRequestHandler) -> None:
+        """An SSE stream of one word every 50 ms that never sends its [DONE]."""
+
         def forever() -> Iterator[bytes]:
+            delta = {"choices": [{"index": 0, "delta": {"content": "and "}}]}
             while not self._stop.wait(0.05):
-                yield b" "
+                yield b"data: " + json.dumps(delta).encode() + b"\n\n"
 
         self._chunked(handler, forever())
 

@@ -122,3 +122,25 @@ def test_the_llm_api_key_stays_secret_and_written_answers_are_off_by_default(
     monkeypatch.setenv("NEWSBOT_LLM_TIMEOUT_SECONDS", "soon")
     with pytest.raises(ConfigError, match="NEWSBOT_LLM_TIMEOUT_SECONDS"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://newsbot:hunter2-pw@localhost:11434/v1 ",
+        "ftp://newsbot:hunter2-pw@models.internal/v1",
+        "https://newsbot:p@ss-hunter2-pw@gpu-box/v1 x",
+        "newsbot:hunter2-pw@localhost:11434/v1",
+    ],
+)
+def test_an_invalid_llm_url_is_named_without_its_user_and_password(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("NEWSBOT_LLM_URL", url)
+    monkeypatch.setenv("NEWSBOT_LLM_MODEL", "m")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = info.value.user_message
+    assert message.startswith("Invalid setting NEWSBOT_LLM_URL:")
+    assert "***@" in message
+    assert "hunter2" not in message and "newsbot:" not in message

@@ -4,12 +4,16 @@ a fake OpenAI-compatible server on 127.0.0.1 that is slow, fails, or never ends.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from newsbot.services import make_writer
+from newsbot.settings import LlmSettings
 from retrieval.llm_client import ChatClient
 from retrieval.models import Quote
 from retrieval.written import Writer, check_sentence, declines, ground, messages
@@ -94,6 +98,23 @@ FAITHFUL = [
     "Russia's key demands are “unacceptable,” Stoltenberg said [1].",
     # A quotation the sentence opens and the next closes, echoed verbatim.
     "He said Russia's key demands are \"unacceptable [1].",
+    # A capitalised first word that is an ordinary word, or a name the cited quote holds.
+    "Talks are expected to resume [1].",
+    "Written responses go to Moscow this week [1].",
+    "Russia's key demands are unacceptable, he said [1].",
+    "Poland is where the new base is [1].",
+    "Moscow will get the written response this week [1].",
+    "However, the alliance has 30 members [1].",
+    # One sum of money written three ways, and "one" that is no number.
+    "Prosecutors said he stole $8 bn from customers [2].",
+    "Prosecutors said he stole 8 billion dollars from customers [2].",
+    "Prosecutors said he stole US$8 billion, one of the largest frauds [2].",
+    "No one disputed that the alliance has 30 members [1].",
+    # Single quotation marks around verbatim words; apostrophes are no quotation marks.
+    "NATO called Russia's key demands ‘unacceptable’ [1].",
+    "Stoltenberg said Russia's key demands are 'unacceptable' [1].",
+    "Russia’s demands, the alliance’s chief said, are ‘unacceptable,’ and don't stand [1].",
+    "The members' base is in Poland, and the alliance's members don't accept Russia's demands [1].",
 ]
 
 # Sentences an unfaithful model writes, each with what the check must name.
@@ -122,6 +143,20 @@ UNFAITHFUL = [
     ("Prosecutors said Caroline Ellison helped him steal $8 billion [2].", "Caroline"),
     ("He spoke alongside Biden this week [1].", "Biden"),
     ("Sam Bankman-Fried was sentenced in Manhattan [2].", "Manhattan"),
+    # A spelled number the quotes do not hold, or a sum in another currency.
+    ("The alliance has a hundred members [1].", "100"),
+    ("The alliance has one member [1].", "1 is not"),
+    ("Prosecutors said he stole €8 billion from customers [2].", "€8"),
+    ("Prosecutors said he stole 8 billion euros from customers [2].", "€8"),
+    ("It spent £1.2 billion on the new base in Poland [1].", "£1.2"),
+    ("Prosecutors said he stole $8 million from customers [2].", "8 million"),
+    # A name from nowhere starting the sentence, or after a colon.
+    ("Putin met Stoltenberg on Wednesday [1].", "Putin"),
+    ("Biden said the alliance would send its written response to Moscow this week [1].", "Biden"),
+    ("Yes: Putin said the alliance has 30 members [1].", "Putin"),
+    ("Lithuania hosts the new base [1].", "Lithuania"),
+    # A name from another quote the model was given (the wrong source), starting the sentence.
+    ("Poland got $8 billion from customers [2].", "Poland"),
     ("Bankman-Fried was found guilty on nine counts [2].", "9"),
     ("Jurors deliberated for about twenty-two hours [2].", "22"),
     # A changed phrase in straight quotes beside a quote's own typographic ones.
@@ -129,6 +164,10 @@ UNFAITHFUL = [
         'He said Russia’s key demands are “unacceptable,” calling them "a clear provocation" [1].',
         "a clear provocation",
     ),
+    # Single quotation marks, curly or straight, around words the article does not hold.
+    ("Stoltenberg called the demands ‘totally unacceptable’ [1].", "totally unacceptable"),
+    ("Stoltenberg called the demands 'totally unacceptable' [1].", "totally unacceptable"),
+    ("The alliance's chief called Russia's demands 'a provocation' [1].", "a provocation"),
     # The end of a quotation the model opened in a sentence the check dropped.
     ('Stoltenberg also allegedly said". [1]', "without its pair"),
 ]
@@ -150,6 +189,45 @@ def test_an_unfaithful_sentence_is_dropped_for_its_reason(sentence: str, why: st
     assert checked.reason is not None and why in checked.reason
 
 
+def test_a_word_the_question_writes_in_lower_case_is_not_a_name_at_the_start() -> None:
+    sentence = "Deliberations took about four hours [2]."
+    assert check_sentence(sentence, QUOTES, BODIES).reason is not None
+    asked = check_sentence(sentence, QUOTES, BODIES, question="how long were deliberations?")
+    # Past the name rule, the number still counts: four hours is in the article, not the quotes.
+    assert asked.reason is not None and "4" in asked.reason
+    kept = check_sentence(
+        "Deliberations ended in a verdict on all seven counts [2].",
+        QUOTES,
+        BODIES,
+        "how long were deliberations?",
+    )
+    assert kept.reason is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "why"),
+    [
+        ("The fund lost €100 million [1].", None),
+        ("The fund lost a hundred million euros, and a director resigned [1].", None),
+        ("One director resigned [1].", None),
+        ("The fund lost one hundred million euros [1].", None),
+        ("The fund lost $100 million [1].", "$100"),
+        ("The fund lost two hundred million euros [1].", "200"),
+        ("Two directors resigned [1].", "2"),
+        ("The fund lost a billion euros [1].", "1 billion"),
+        ("The fund lost EUR 100 million [1].", None),
+        ("The fund lost CHF 100 million [1].", "CHF100"),
+    ],
+)
+def test_numbers_in_words_and_currencies_are_read_alike_either_side(
+    sentence: str, why: str | None
+) -> None:
+    body = "The fund lost a hundred million euros, and one director resigned."
+    quotes = (_quote(body, 1, "a_fund", body),)
+    checked = check_sentence(sentence, quotes, {"a_fund": body})
+    assert checked.reason == why if why is None else why in (checked.reason or "")
+
+
 def test_a_mixed_answer_keeps_only_its_good_sentences() -> None:
     output = (
         "Stoltenberg said the alliance would send its written response this week. [1] "
@@ -163,10 +241,24 @@ def test_a_mixed_answer_keeps_only_its_good_sentences() -> None:
     assert dropped == 1
 
 
-def test_at_most_three_sentences_are_kept() -> None:
+def test_at_most_three_sentences_are_kept_and_those_cut_are_not_dropped() -> None:
     output = " ".join(FAITHFUL[2:7])
     kept, dropped = ground(output, QUOTES, BODIES)
-    assert len(kept) == 3 and dropped == 2
+    assert kept == FAITHFUL[2:5] and dropped == 0
+
+
+def test_a_long_reply_is_checked_only_up_to_the_limit() -> None:
+    bad = [sentence for sentence, _ in UNFAITHFUL[:6]]
+    # Two bad, then three good: all shown. Six bad, then good ones: those are cut unchecked.
+    kept, dropped = ground(" ".join([*bad[:2], *FAITHFUL[2:5]]), QUOTES, BODIES)
+    assert kept == FAITHFUL[2:5] and dropped == 2
+    kept, dropped = ground(" ".join([*bad, *FAITHFUL[2:5]] * 500), QUOTES, BODIES)
+    assert kept == [] and dropped == 6
+
+
+def test_a_sentence_too_long_for_an_answer_is_dropped() -> None:
+    long = "The alliance has 30 members" + ", and 30 members" * 70 + " [1]."
+    assert ground(long, QUOTES, BODIES) == ([], 1)
 
 
 @pytest.mark.parametrize(
@@ -177,14 +269,28 @@ def test_at_most_three_sentences_are_kept() -> None:
         "The quotes do not answer the question.",
         "The quotes provided don't mention the price.",
         "This cannot be answered from the quotes.",
+        # Citing a quote does not make it an answer.
+        "The quotes don't say [1].",
+        "The quotes do not say when talks resume [1].",
+        "NATO will reply this week [1]. The quotes do not mention the base [1].",
+        "None of the quotes say [1][2].",
+        "I cannot answer that from these quotes [1].",
     ],
 )
 def test_a_model_saying_the_quotes_do_not_answer_is_heard(output: str) -> None:
     assert declines(output)
 
 
-def test_a_cited_sentence_with_no_in_it_is_not_a_decline() -> None:
-    assert not declines("NATO gave no answer to the proposal [1].")
+@pytest.mark.parametrize(
+    "output",
+    [
+        "NATO gave no answer to the proposal [1].",
+        "Stoltenberg said the alliance would not answer Moscow's demands this week [1].",
+        "Prosecutors said he could not answer for the missing $8 billion [2].",
+    ],
+)
+def test_a_cited_sentence_with_no_or_not_in_it_is_not_a_decline(output: str) -> None:
+    assert not declines(output)
 
 
 def test_the_model_sees_only_the_question_and_the_numbered_quotes() -> None:
@@ -205,8 +311,9 @@ def llm() -> Iterator[LlmServer]:
 
 
 def _writer(llm: LlmServer, timeout: float = 2.0, api_key: str | None = "sk-secret") -> Writer:
+    key = SecretStr(api_key) if api_key is not None else None
     client = ChatClient(
-        llm.base_url, model="llama3.1:8b", api_key=api_key, timeout=timeout, max_tokens=120
+        llm.base_url, model="llama3.1:8b", api_key=key, timeout=timeout, max_tokens=120
     )
     return Writer(client)
 
@@ -226,6 +333,16 @@ def test_a_checked_answer_comes_back_with_the_model_and_what_was_dropped(
     assert request["model"] == "llama3.1:8b" and request["stream"] is False
     assert request["max_tokens"] == 120
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
+    assert llm.headers[0]["Authorization"] == "Bearer sk-secret"
+
+
+def test_the_client_holds_the_key_only_as_a_secret(llm: LlmServer) -> None:
+    client = ChatClient(
+        llm.base_url, model="m", api_key=SecretStr("sk-secret"), timeout=1.0, max_tokens=50
+    )
+    assert "sk-secret" not in repr(vars(client)) and "sk-secret" not in repr(client)
+    llm.reply = Reply("NO ANSWER")
+    assert Writer(client).write("q?", QUOTES, BODIES) is None
     assert llm.headers[0]["Authorization"] == "Bearer sk-secret"
 
 
@@ -253,8 +370,10 @@ def test_the_fake_streams_sse_when_asked(llm: LlmServer) -> None:
         (Reply(status=429), "HTTP 429"),
         (Reply(malformed=True), "malformed JSON"),
         (Reply(endless=True), "within"),
+        (Reply("The alliance has 30 members [1]. " * 2500), "too large"),
         (Reply("Everything is fine."), "passed the check"),
         (Reply("The quotes do not answer this."), "do not answer"),
+        (Reply("The quotes don't say [1]."), "do not answer"),
     ],
 )
 def test_a_failing_endpoint_gives_no_written_answer_within_the_timeout(
@@ -293,3 +412,87 @@ def test_a_name_with_a_curly_possessive_is_the_quotes_name() -> None:
         "The board changed after Halloween’s shake-up. [1]", quotes, {"a_board": body}
     )
     assert invented.reason is not None and "Halloween" in invented.reason
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Wait (up to 10 s, a bound, not a speed claim) until `condition()` holds."""
+    deadline = time.monotonic() + 10.0
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def test_questions_beyond_the_concurrent_model_calls_get_no_written_answer_at_once(
+    llm: LlmServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = threading.Event()
+
+    def held(body: dict[str, Any]) -> Reply:
+        gate.wait(10)
+        return Reply("The alliance has 30 members [1].")
+
+    llm.reply = held
+    client = ChatClient(
+        llm.base_url, model="m", api_key=None, timeout=10.0, max_tokens=50, max_concurrent=2
+    )
+    writer = Writer(client)
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(writer.write("q?", QUOTES, BODIES)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        _wait_for(lambda: len(llm.requests) == 2, "both calls reach the model")
+        # A third question while both calls run: the quotes alone, without asking the model.
+        assert writer.write("q?", QUOTES, BODIES) is None
+        assert len(llm.requests) == 2 and not results
+        assert "busy: 2 call(s) already running" in caplog.text
+    finally:
+        gate.set()
+        for thread in threads:
+            thread.join(10)
+    assert [r is not None for r in results] == [True, True]
+    # The calls are over: their places are free again.
+    assert writer.write("q?", QUOTES, BODIES) is not None and len(llm.requests) == 3
+
+
+def test_a_call_given_up_at_the_timeout_holds_its_place_until_its_request_ends(
+    llm: LlmServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = threading.Event()
+
+    def held(body: dict[str, Any]) -> Reply:
+        gate.wait(10)
+        return Reply("The alliance has 30 members [1].")
+
+    llm.reply = held
+    client = ChatClient(llm.base_url, model="m", api_key=None, timeout=0.5, max_tokens=50)
+    writer = Writer(client)
+    try:
+        assert writer.write("q?", QUOTES, BODIES) is None  # not within the timeout
+        assert "did not answer within" in caplog.text
+        # Its request is still running: the next question does not start another.
+        assert writer.write("q?", QUOTES, BODIES) is None
+        assert len(llm.requests) == 1 and "busy: 1 call(s) already running" in caplog.text
+    finally:
+        gate.set()
+    _wait_for(lambda: writer.write("q?", QUOTES, BODIES) is not None, "a free place")
+
+
+def test_a_malformed_url_gives_no_written_answer(caplog: pytest.LogCaptureFixture) -> None:
+    client = ChatClient("http://[::1/v1", model="m", api_key=None, timeout=1.0, max_tokens=50)
+    assert Writer(client).write("q?", QUOTES, BODIES) is None
+    assert "endpoint failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("wanted", "threads", "calls"), [(2, 4, 2), (8, 4, 3), (2, 2, 1), (2, 1, 1)]
+)
+def test_the_model_calls_at_once_are_fewer_than_the_answering_threads(
+    wanted: int, threads: int, calls: int
+) -> None:
+    llm = LlmSettings(url="http://127.0.0.1:9/v1", model="m", max_concurrent=wanted)
+    writer = make_writer(llm, answer_threads=threads)
+    assert writer is not None and writer._client.max_concurrent == calls
