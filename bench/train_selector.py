@@ -265,8 +265,29 @@ def curve_section(result: dict[str, Any], model: SelectorModel) -> str:
         "Discord-style answerable answered",
         "Discord-style unanswerable declined",
     ]
+    short_rows = [
+        [
+            f"{t:.3f}" + (" (shipped)" if abs(t - model.short_answer_threshold) < 1e-9 else ""),
+            f"{kept:.3f}",
+            f"{declined:.3f}",
+        ]
+        for t, kept, declined in result["short_curve"][::2]
+    ]
+    short_intro = wrap(
+        "Questions of at most 25 words (as typed in chat: the Discord-style dev half and the "
+        "few short MultiHop ones) have their own model, fitted on whether the best quote is "
+        "right; its threshold declines the most unanswerable ones while keeping "
+        f"{SHORT_RIGHT_KEPT:.0%} of the right answers (before the near-miss gates)."
+    )
+    short_header = ["threshold", "right answers kept", "unanswerable declined"]
     return "\n\n".join(
-        ["## Answerability (`python bench/train_selector.py`)", intro, table(header, rows)]
+        [
+            "## Answerability (`python bench/train_selector.py`)",
+            intro,
+            table(header, rows),
+            short_intro,
+            table(short_header, short_rows),
+        ]
     )
 
 
@@ -330,20 +351,18 @@ def train_with_floor(
             self.article = c["article"]
 
     def query_features(
-        question: str, cs: list[dict[str, Any]]
+        cs: list[dict[str, Any]], stage: np.ndarray
     ) -> tuple[dict[str, float] | None, np.ndarray]:
         if not cs:
             return None, np.zeros(0)
-        p2 = sigmoid(matrix(cs, SECOND_STAGE) @ w2)
+        p2 = sigmoid(matrix(cs, SECOND_STAGE) @ stage)
         order = np.argsort(-p2, kind="stable")
         scored = [_S(cs[int(i)], float(p2[i])) for i in order]
         best = scored[0]
         second = next((s.probability for s in scored if s.article != best.article), 0.0)
         return answerable_features(best.probability, second, scored), p2
 
-    qrows = [
-        (r, *query_features(r["question"], cs)) for r, cs in zip(kept, picked_rows, strict=True)
-    ]
+    qrows = [(r, *query_features(cs, w2)) for r, cs in zip(kept, picked_rows, strict=True)]
     xa = [[1.0, *(f.get(n, 0.0) for n in ANSWERABLE)] for r, f, _ in qrows if f is not None]
     ya = [float(r["type"] not in NULL_TYPES) for r, f, _ in qrows if f is not None]
     # Weighted so that the few null queries count as much as the many answerable ones.
@@ -384,8 +403,10 @@ def train_with_floor(
     # SHORT_RIGHT_KEPT of the right answers.
     short = [
         (r, f, any(cs[int(np.argmax(p2))]["hits"]))
-        for (r, f, p2), cs in zip(qrows, picked_rows, strict=True)
-        if f is not None and is_short(r["question"])
+        for r, cs in zip(kept, picked_rows, strict=True)
+        if is_short(r["question"])
+        for f, p2 in [query_features(cs, w2)]
+        if f is not None
     ]
     xs = np.asarray([[1.0, *(f.get(n, 0.0) for n in ANSWERABLE)] for _, f, _ in short])
     answerable_short = np.asarray([r["type"] not in NULL_TYPES for r, _, _ in short])
@@ -394,9 +415,11 @@ def train_with_floor(
     ps = sigmoid(xs @ ws)
     log.append(f"short questions ({len(short)}): answered right, unanswerable declined")
     short_t, short_value = 0.0, -1.0
+    short_curve = []
     for t in np.arange(0.0, 0.96, 0.025):
         answered = float(np.mean(ps[right] >= t))
         declined = float(np.mean(ps[~answerable_short] < t))
+        short_curve.append((float(t), answered, declined))
         log.append(f"  {t:.3f}  {answered:.3f}  {declined:.3f}")
         if answered >= SHORT_RIGHT_KEPT and declined > short_value:
             short_t, short_value = float(t), declined
@@ -448,6 +471,7 @@ def train_with_floor(
         "one": best_one,
         "score": best_rec + declined_at,
         "curve": curve,
+        "short_curve": short_curve,
         "log": log,
     }
 
