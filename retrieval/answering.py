@@ -99,6 +99,8 @@ SENTENCE_CACHE = 4096
 KEY_IDF = 5.0
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORDS = re.compile(r"[a-z0-9]+")
+# The owner in a possessive ("microsoft's revenue", "kelce’s games").
+_POSSESSOR = re.compile(r"\b([A-Za-z0-9]+)['’]s\b")
 # Quotes of one article in an answer (the answer is often the sentence next to the best).
 QUOTES_PER_ARTICLE = 2
 # Quotes for each part of a question asked in several parts.
@@ -824,6 +826,14 @@ def near_miss(
         key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
         if key and not mentioned(key, (c.text for c in chosen)):
             return f"none of {sorted(key)} in the quotes"
+        # Whose thing is asked ("microsoft's revenue") when no stored article names them (and
+        # the word is no typo of one) is what no article covers: not Apple's results.
+        owners = [fold_accents(m).lower() for m in _POSSESSOR.findall(question)]
+        if owners:
+            owner_df = {**df, **index.document_frequencies(owners)[0]}
+            unknown = unknown_words(owners, owner_df, [c.passage for c in chosen])
+            if unknown:
+                return f"no article names {unknown}"
         # The first quote is the answer (the short answer is taken from it; see
         # stating_first); a later one that says "won" of another match does not make it one.
         for predicate in asked_predicates(question):
