@@ -42,6 +42,7 @@ from retrieval.selection import (
     FIRST_STAGE,
     MODEL_PATH,
     SECOND_STAGE,
+    SHORT_QUESTION_WORDS,
     Linear,
     SelectorModel,
     answerable_features,
@@ -274,7 +275,8 @@ def curve_section(result: dict[str, Any], model: SelectorModel) -> str:
         for t, kept, declined in result["short_curve"][::2]
     ]
     short_intro = wrap(
-        "Questions of at most 25 words (as typed in chat: the Discord-style dev half and the "
+        f"Questions of at most {SHORT_QUESTION_WORDS} words (as typed in chat: the "
+        "Discord-style dev half and the "
         "few short MultiHop ones) have their own model, fitted on whether the best quote is "
         "right; its threshold declines the most unanswerable ones while keeping "
         f"{SHORT_RIGHT_KEPT:.0%} of the right answers (before the near-miss gates)."
@@ -350,19 +352,17 @@ def train_with_floor(
             self.probability = p
             self.article = c["article"]
 
-    def query_features(
-        cs: list[dict[str, Any]], stage: np.ndarray
-    ) -> tuple[dict[str, float] | None, np.ndarray]:
+    def query_features(cs: list[dict[str, Any]]) -> tuple[dict[str, float] | None, np.ndarray]:
         if not cs:
             return None, np.zeros(0)
-        p2 = sigmoid(matrix(cs, SECOND_STAGE) @ stage)
+        p2 = sigmoid(matrix(cs, SECOND_STAGE) @ w2)
         order = np.argsort(-p2, kind="stable")
         scored = [_S(cs[int(i)], float(p2[i])) for i in order]
         best = scored[0]
         second = next((s.probability for s in scored if s.article != best.article), 0.0)
         return answerable_features(best.probability, second, scored), p2
 
-    qrows = [(r, *query_features(cs, w2)) for r, cs in zip(kept, picked_rows, strict=True)]
+    qrows = [(r, *query_features(cs)) for r, cs in zip(kept, picked_rows, strict=True)]
     xa = [[1.0, *(f.get(n, 0.0) for n in ANSWERABLE)] for r, f, _ in qrows if f is not None]
     ya = [float(r["type"] not in NULL_TYPES) for r, f, _ in qrows if f is not None]
     # Weighted so that the few null queries count as much as the many answerable ones.
@@ -403,10 +403,8 @@ def train_with_floor(
     # SHORT_RIGHT_KEPT of the right answers.
     short = [
         (r, f, any(cs[int(np.argmax(p2))]["hits"]))
-        for r, cs in zip(kept, picked_rows, strict=True)
-        if is_short(r["question"])
-        for f, p2 in [query_features(cs, w2)]
-        if f is not None
+        for (r, f, p2), cs in zip(qrows, picked_rows, strict=True)
+        if f is not None and is_short(r["question"])
     ]
     xs = np.asarray([[1.0, *(f.get(n, 0.0) for n in ANSWERABLE)] for _, f, _ in short])
     answerable_short = np.asarray([r["type"] not in NULL_TYPES for r, _, _ in short])

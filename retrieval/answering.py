@@ -51,9 +51,9 @@ from retrieval.predicates import asked_predicates, states
 from retrieval.query_understanding import QueryPlan, TimeRange, domains_by_outlet, understand
 from retrieval.selection import (
     ATTRIBUTION_PRIOR,
-    SHORT_QUESTION_WORDS,
     SelectorModel,
     answerable_features,
+    is_short,
     log_words,
     rank_score,
     second_stage_picks,
@@ -819,21 +819,19 @@ def near_miss(
     ):
         return f"no {asked.value} in the quotes"
     # A long question (MultiHop-RAG's are ~40 words) names more than a few quotes hold.
-    if len(question.split()) <= SHORT_QUESTION_WORDS:
+    if is_short(question):
         q_terms = list(dict.fromkeys(plan.lexical_terms or tuple(terms(question))))
-        df, chunk_count = index.document_frequencies(q_terms)
+        owners = [fold_accents(m).lower() for m in _POSSESSOR.findall(question)]
+        df, chunk_count = index.document_frequencies(list(dict.fromkeys([*q_terms, *owners])))
         idf = _idf(df, chunk_count)
         key = {t for t in q_terms if df[t] and idf[t] >= KEY_IDF and not t.isdigit()}
         if key and not mentioned(key, (c.text for c in chosen)):
             return f"none of {sorted(key)} in the quotes"
         # Whose thing is asked ("microsoft's revenue") when no stored article names them (and
         # the word is no typo of one) is what no article covers: not Apple's results.
-        owners = [fold_accents(m).lower() for m in _POSSESSOR.findall(question)]
-        if owners:
-            owner_df = {**df, **index.document_frequencies(owners)[0]}
-            unknown = unknown_words(owners, owner_df, [c.passage for c in chosen])
-            if unknown:
-                return f"no article names {unknown}"
+        unknown = unknown_words(owners, df, [c.passage for c in chosen]) if owners else []
+        if unknown:
+            return f"no article names {unknown}"
         # The first quote is the answer (the short answer is taken from it; see
         # stating_first); a later one that says "won" of another match does not make it one.
         for predicate in asked_predicates(question):

@@ -422,9 +422,8 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-def test_questions_beyond_the_concurrent_model_calls_get_no_written_answer_at_once(
-    llm: LlmServer, caplog: pytest.LogCaptureFixture
-) -> None:
+def _hold_replies(llm: LlmServer) -> threading.Event:
+    """The model answers each request only once the returned gate is set (or after 10 s)."""
     gate = threading.Event()
 
     def held(body: dict[str, Any]) -> Reply:
@@ -432,6 +431,13 @@ def test_questions_beyond_the_concurrent_model_calls_get_no_written_answer_at_on
         return Reply("The alliance has 30 members [1].")
 
     llm.reply = held
+    return gate
+
+
+def test_questions_beyond_the_concurrent_model_calls_get_no_written_answer_at_once(
+    llm: LlmServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = _hold_replies(llm)
     client = ChatClient(
         llm.base_url, model="m", api_key=None, timeout=10.0, max_tokens=50, max_concurrent=2
     )
@@ -461,13 +467,7 @@ def test_questions_beyond_the_concurrent_model_calls_get_no_written_answer_at_on
 def test_a_call_given_up_at_the_timeout_holds_its_place_until_its_request_ends(
     llm: LlmServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gate = threading.Event()
-
-    def held(body: dict[str, Any]) -> Reply:
-        gate.wait(10)
-        return Reply("The alliance has 30 members [1].")
-
-    llm.reply = held
+    gate = _hold_replies(llm)
     client = ChatClient(llm.base_url, model="m", api_key=None, timeout=0.5, max_tokens=50)
     writer = Writer(client)
     try:
