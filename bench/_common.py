@@ -101,11 +101,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 # --- the benchmark index (bench/query.py and bench/bot.py) --------------------------------------
 
 
-def settings_for(data_dir: Path) -> Any:
-    """The product's default settings (and .env), on this data directory."""
+def settings_for(data_dir: Path, chroma_port: int | None = None) -> Any:
+    """The product's default settings (and .env), on this data directory; with a port, in
+    server mode against `chroma run` on 127.0.0.1 there."""
     from newsbot.settings import load_settings
 
-    return load_settings(data_dir=data_dir, model_cache_dir=CACHE / "models")
+    server: dict[str, object] = {}
+    if chroma_port is not None:
+        server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_port}
+    return load_settings(data_dir=data_dir, model_cache_dir=CACHE / "models", **server)
 
 
 def index_root(corpus: Path) -> Path:
