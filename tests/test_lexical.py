@@ -79,6 +79,27 @@ def test_rare_terms_outrank_common_ones_and_the_headline_counts() -> None:
     assert ids(side.bm25.search(terms("unheard-of words"), 10)) == []
 
 
+def test_cached_term_weights_stay_within_their_bound_and_rank_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from retrieval.side_index import bm25
+
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(words[j] for j in range(40) if (i + j) % 3) for i in range(300)]
+    queries = [[words[i], words[(i * 7) % 40]] for i in range(40)]
+    unbounded = SideIndex()
+    unbounded.put(article("a", texts))
+    expected = [unbounded.bm25.search(q, 5) for q in queries]
+    monkeypatch.setattr(bm25, "WEIGHT_CACHE_POSTINGS", 600)  # three terms' postings
+    bounded = SideIndex()
+    bounded.put(article("a", texts))
+    for _ in range(2):  # the second round meets evicted terms again
+        for q, want in zip(queries, expected, strict=True):
+            assert same(bounded.bm25.search(q, 5), want)
+            assert bounded.bm25._weight_cache_size <= 600
+    assert len(bounded.bm25._weight_cache) < len(unbounded.bm25._weight_cache)
+
+
 def test_names_typed_without_their_accents_are_found() -> None:
     side = SideIndex()
     side.put(article("a", ["Beyoncé’s Renaissance film opened in 2,000 theaters."]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +25,10 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 
 _Postings = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
+# Postings (slot and weight, 8 bytes each) whose BM25 weights are kept between queries, the
+# least recently used dropped first: without a bound, a long-running bot over a million chunks
+# kept a copy of every posting of every term it was ever asked about.
+WEIGHT_CACHE_POSTINGS = 16_000_000
 
 
 def bm25_idf(df: int, n: int) -> float:
@@ -43,9 +47,9 @@ class Bm25Postings:
         self._vocab: dict[str, int] = {}
         self._post_docs: list[array[int]] = []
         self._post_tf: list[array[int]] = []
-        self._np_cache: dict[int, _Postings] = {}
         # Live postings and their weights: valid for one version of the table.
-        self._weight_cache: dict[int, _Postings] = {}
+        self._weight_cache: OrderedDict[int, _Postings] = OrderedDict()
+        self._weight_cache_size = 0
         self._weights_version = -1
 
     def add(self, slot: int, tf: Mapping[str, int]) -> None:
@@ -59,7 +63,6 @@ class Bm25Postings:
                 self._post_tf.append(array("i"))
             self._post_docs[tid].append(slot)
             self._post_tf[tid].append(count)
-            self._np_cache.pop(tid, None)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -114,24 +117,24 @@ class Bm25Postings:
         return found, self._table.alive_count
 
     def _postings(self, tid: int) -> _Postings:
-        cached = self._np_cache.get(tid)
-        if cached is None:
-            cached = (
-                np.frombuffer(self._post_docs[tid], dtype=np.int32).copy(),
-                np.frombuffer(self._post_tf[tid], dtype=np.int32).astype(np.float32),
-            )
-            self._np_cache[tid] = cached
-        return cached
+        # Copies: an array cannot grow while numpy holds a view of its buffer.
+        return (
+            np.frombuffer(self._post_docs[tid], dtype=np.int32).copy(),
+            np.frombuffer(self._post_tf[tid], dtype=np.int32).astype(np.float32),
+        )
 
     def _term_weights(self, tid: int) -> _Postings:
         """A term's live postings and their BM25 weights (idf included), cached until the
-        next write changes document counts or lengths."""
+        next write changes document counts or lengths (WEIGHT_CACHE_POSTINGS at most)."""
         table = self._table
+        cache = self._weight_cache
         if self._weights_version != table.version:
-            self._weight_cache.clear()
+            cache.clear()
+            self._weight_cache_size = 0
             self._weights_version = table.version
-        cached = self._weight_cache.get(tid)
+        cached = cache.get(tid)
         if cached is not None:
+            cache.move_to_end(tid)
             return cached
         columns = table.columns()
         n = table.alive_count
@@ -146,7 +149,11 @@ class Bm25Postings:
             weights = (idf * tf * (self.k1 + 1.0) / (tf + norm)).astype(np.float32)
         else:
             weights = np.zeros(0, dtype=np.float32)
-        self._weight_cache[tid] = (docs, weights)
+        cache[tid] = (docs, weights)
+        self._weight_cache_size += docs.size
+        while self._weight_cache_size > WEIGHT_CACHE_POSTINGS and len(cache) > 1:
+            _, (dropped, _) = cache.popitem(last=False)
+            self._weight_cache_size -= dropped.size
         return docs, weights
 
     # --- compaction and the snapshot -------------------------------------------------------
