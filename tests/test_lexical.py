@@ -367,6 +367,33 @@ def test_chunks_no_record_names_do_not_start_a_repair_on_every_check(
     assert (store_.rebuilds, source.reads) == (repairs, reads)
 
 
+def test_a_writer_does_not_scan_every_record_before_each_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mid-write the source already holds the article being written, so its count always
+    differs there: the writer must not start a repair (a scan of every article record) for
+    it, while a read still finds what another machine wrote to the source."""
+    source = FakeSource()
+    store_ = PersistentSideIndex(tmp_path, "news", source)
+    write(store_, source, article("a", ["report about harbours"]))
+    scans: list[int] = []
+    real_states = source.side_index_article_states
+
+    def counted_states() -> dict[str, tuple[str, int]]:
+        scans.append(1)
+        return real_states()
+
+    monkeypatch.setattr(source, "side_index_article_states", counted_states)
+    monkeypatch.setattr("retrieval.side_index.persisted.STALE_CHECK_SECONDS", 0.0)
+    for i in range(5):
+        write(store_, source, article(f"b{i}", [f"harbours report number {i}"]))
+    assert scans == []
+    assert len(store_.search(terms("harbours"), 10)) == 6
+    source.articles["z"] = article("z", ["lighthouses written by another machine"])
+    assert ids(store_.search(terms("lighthouses"), 5)) == ["z:0"]
+    assert scans
+
+
 def test_changes_the_copy_missed_are_repaired_when_it_loads(tmp_path: Path) -> None:
     source = FakeSource()
     first = PersistentSideIndex(tmp_path, "news", source)
